@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+"""ttscale's entrypoint: compose the config with Hydra and run one shard.
+
+    python run.py                                   # best-of-N on the embedded toy world
+    python run.py approach=majority n=32 temperature=0.6 dataset.num_samples=50
+    python run.py --cfg job                         # print the composed config
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+import ttscale.config  # noqa: F401  (registers the ${ttscale_root:} resolver)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def cli(cfg: DictConfig) -> None:
+    from ttscale.config import ConfigError
+    from ttscale.data import DatasetError
+    from ttscale.pipeline import main
+
+    try:
+        main(cfg)
+    except (ConfigError, DatasetError, FileNotFoundError, PermissionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    cli()

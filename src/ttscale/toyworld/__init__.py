@@ -1,0 +1,1 @@
+"""The embedded toy world: synthetic multi-step arithmetic, a char tokenizer, tiny models."""

@@ -1,0 +1,128 @@
+"""The seams of ttscale: sampling parameters, results and the protocols behind them.
+
+This module imports neither torch nor vllm, so ``import ttscale`` works anywhere. Search
+approaches see only these types: a :class:`Generator` and a :class:`PRM`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["stop", "length", "eos"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample one prompt (OpenAI / vLLM names).
+
+    Attributes:
+        n: completions to draw for the prompt.
+        temperature: 0 means greedy.
+        top_p: nucleus mass in (0, 1].
+        max_tokens: new tokens at most per completion.
+        stop: strings that end a completion; the matched stop string is kept in the text.
+        seed: makes the draw reproducible whatever the batch it runs in; sample j of a
+            request uses ``derive_seed(seed, j)``.
+    """
+
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if not (self.temperature >= 0 and math.isfinite(self.temperature)):
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if isinstance(self.stop, str):
+            object.__setattr__(self, "stop", (self.stop,))
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled continuation."""
+
+    text: str
+    num_tokens: int
+    finish_reason: FinishReason
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A text generator: vLLM, transformers or an OpenAI-compatible server."""
+
+    def generate(
+        self, prompts: Sequence[str], params: Sequence[SamplingParams]
+    ) -> list[list[Completion]]:
+        """Sample ``params[i].n`` completions of ``prompts[i]`` for every i.
+
+        Returns one list per prompt, in input order, each of length ``params[i].n``.
+        """
+        ...
+
+
+@dataclass
+class PRMOutput:
+    """Step scores for a batch: ``scores[i][k]`` is P(step k of item i is correct)."""
+
+    scores: list[list[float]]
+    num_tokens: list[int]
+
+
+@runtime_checkable
+class PRM(Protocol):
+    """A process reward model."""
+
+    def score(self, questions: Sequence[str], steps: Sequence[Sequence[str]]) -> PRMOutput:
+        """Score every step of every (question, steps) pair; one score per step, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One dataset row. ``index`` is the row's position in the full dataset."""
+
+    index: int
+    unique_id: str
+    problem: str
+    answer: str
+    level: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    """What an approach returns for one problem. Columns of the output row.
+
+    ``scores[i]`` are the step scores of completion i (empty when no PRM ran).
+    ``tree`` lists the explored nodes as dicts (id, parent, text, score, temperature, kept).
+    """
+
+    completions: list[str]
+    scores: list[list[float]]
+    temperatures: list[float]
+    completion_tokens: list[int]
+    generated_tokens: int = 0
+    prm_tokens: int = 0
+    generate_calls: int = 0
+    prm_calls: int = 0
+    tree: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def derive_seed(*parts: int | str) -> int:
+    """A stable 63-bit seed from parts (problem id, sample index, ...), independent of batching."""
+    import hashlib
+
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1

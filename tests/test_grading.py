@@ -1,0 +1,220 @@
+"""Tests for ttscale.grading: extraction, math-verify grading in workers, caches, timeouts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from ttscale.grading import Grader, extract_answer, grade_answers, normalize_answer
+
+POWER_TOWER = "2^{2^{2^{2^{2^{2^{2^{2}}}}}}}"
+
+
+def _nested_frac(depth: int) -> str:
+    s = "1"
+    for _ in range(depth):
+        s = rf"\frac{{{s}}}{{2}}"
+    return s
+
+
+@pytest.fixture(scope="module")
+def grader():
+    with Grader(num_workers=2, timeout=5) as g:
+        yield g
+
+
+# -- extraction -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"So $x = \boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
+        (r"\boxed{\frac{\sqrt{3}}{2}}", r"\frac{\sqrt{3}}{2}"),
+        (r"first \boxed{1}, then \boxed{2}, finally \boxed{\{3, 4\}}", r"\{3, 4\}"),
+        (r"The result is \boxed 5.", "5"),
+        (r"$\boxed -7$", "-7"),
+        (r"\fbox{12}", "12"),
+        (r"\boxed{\boxed{9}}", "9"),
+        (r"\boxed{ 42. }", "42"),
+        (r"\boxed{3} and then a cut-off \boxed{\frac{1}{", "3"),
+        ("The final answer is $\\frac{3}{4}$. I hope it is correct.", r"\frac{3}{4}"),
+        ("Thus, the final answer is 3.5. Done.", "3.5"),
+        ("So the answer is 42.", "42"),
+        ("reasoning...\nAnswer: 17", "17"),
+        ("no answer here", None),
+        ("", None),
+        (r"\boxed{}", None),
+    ],
+)
+def test_extract_answer(text: str, expected: str | None) -> None:
+    assert extract_answer(text) == expected
+
+
+def test_normalize_answer() -> None:
+    assert normalize_answer(r" $\dfrac{1}{2}$. ") == normalize_answer(r"\frac{1} {2}")
+    assert normalize_answer(r"\left( 1, 2 \right)") == "(1,2)"
+    assert normalize_answer("1,2,...") == "1,2,..."  # an ellipsis is not a trailing period
+    assert normalize_answer("  ") == ""
+
+
+# -- grading ----------------------------------------------------------------------------------
+
+
+def test_equivalent_forms_are_correct(grader: Grader) -> None:
+    pairs = [
+        (r"\frac{1}{2}", "0.5"),
+        ("0.5", r"\frac{1}{2}"),
+        (r"\frac12", r"\dfrac12"),
+        (r"\frac{1}{2}", r"\tfrac{1}{2}"),
+        (r"2\sqrt{2}", r"\sqrt{8}"),
+        ("10", "10.0"),
+        ("-12", "-12"),
+        (r"\{1,2\}", "1,2"),
+        (r"$\text{(B)}$", "B"),
+    ]
+    golds, answers = zip(*pairs)
+    assert grader.grade(golds, answers) == [True] * len(pairs)
+
+
+def test_wrong_answers_are_incorrect(grader: Grader) -> None:
+    golds = ["3", r"\frac{1}{2}", r"2\sqrt{2}", "-12", "10", r"\{1,2\}"]
+    answers = ["4", "0.25", r"\sqrt{2}", "12", "100", "1"]
+    assert grader.grade(golds, answers) == [False] * len(golds)
+
+
+def test_grading_is_gold_first(grader: Grader) -> None:
+    # math-verify accepts an interval for an inequality gold, but not the other way round.
+    assert grader.grade([r"1 \le x \le 2"], ["[1,2]"]) == [True]
+    assert grader.grade(["[1,2]"], [r"1 \le x \le 2"]) == [False]
+
+
+def test_none_answer_is_false_without_math_verify(grader: Grader) -> None:
+    before = grader.stats.mv_calls
+    nones = grader.stats.none_answers
+    assert grader.grade(["5", "5"], [None, None]) == [False, False]
+    assert grader.stats.mv_calls == before
+    assert grader.stats.none_answers == nones + 2
+
+
+def test_fast_path_skips_math_verify(grader: Grader) -> None:
+    before = grader.stats.mv_calls
+    assert grader.grade([r"\frac{1}{2}", "7"], [r" $\dfrac{1}{2}$ ", "7."]) == [True, True]
+    assert grader.grade(["7"], [""]) == [False]
+    assert grader.stats.mv_calls == before
+
+
+def test_length_mismatch_raises(grader: Grader) -> None:
+    with pytest.raises(ValueError):
+        grader.grade(["1", "2"], ["1"])
+
+
+def test_cache_and_in_call_dedup() -> None:
+    golds = ["5"] * 6 + [r"\frac{1}{3}"] * 4 + ["2"]
+    answers = ["5.0"] * 6 + ["0.5"] * 4 + ["3"]
+    with Grader(num_workers=1) as g:
+        first = g.grade(golds, answers)
+        assert first == [True] * 6 + [False] * 5
+        assert g.stats.mv_calls == 3  # three distinct pairs, each graded once
+        assert g.stats.duplicates == 8
+        second = g.grade(golds, answers)
+        assert second == first
+        assert g.stats.mv_calls == 3  # nothing new reached math-verify
+        assert g.stats.cache_hits == len(golds)
+
+
+def test_persistent_cache(tmp_path) -> None:
+    path = tmp_path / "sub" / "verdicts.json"
+    golds = [r"\frac{1}{2}", "3", r"2\sqrt{2}"]
+    answers = ["0.5", "4", r"\sqrt{8}"]
+    with Grader(num_workers=1, cache_path=path) as g:
+        expected = g.grade(golds, answers)
+        assert g.cluster(["1/2", "0.5", "3"]) == [0, 0, 1]
+    assert expected == [True, False, True]
+    data = json.loads(path.read_text())
+    assert len(data["grade"]) == 3
+    assert not [p for p in os.listdir(path.parent) if p.endswith(".tmp")]
+
+    with Grader(num_workers=1, cache_path=path) as g:
+        assert g.grade(golds, answers) == expected
+        assert g.cluster(["1/2", "0.5", "3"]) == [0, 0, 1]
+        assert g.stats.mv_calls == 0
+        assert g._pool.workers == []  # everything came from the file: no worker was started
+
+
+def test_corrupt_cache_file_is_ignored(tmp_path) -> None:
+    path = tmp_path / "verdicts.json"
+    path.write_text("{not json")
+    with Grader(num_workers=1, cache_path=path) as g:
+        assert g.grade(["2"], ["2.0"]) == [True]
+    assert json.loads(path.read_text())["grade"] == [["2", "2.0", True]]
+
+
+def test_grade_answers_convenience() -> None:
+    assert grade_answers(["10", "10"], ["10.0", None], num_workers=1) == [True, False]
+
+
+# -- clustering -------------------------------------------------------------------------------
+
+
+def test_cluster_labels(grader: Grader) -> None:
+    answers = ["1/2", "0.5", None, "3", r"\frac{1}{2}", "3.0", "x", "0.5", r"\dfrac12"]
+    assert grader.cluster(answers) == [0, 0, -1, 1, 0, 1, 2, 0, 0]
+    assert grader.cluster([]) == []
+    assert grader.cluster([None]) == [-1]
+
+
+def test_cluster_identical_strings_skip_math_verify(grader: Grader) -> None:
+    before = grader.stats.mv_calls
+    assert grader.cluster(["17", " 17", "$17$", None]) == [0, 0, 0, -1]
+    assert grader.stats.mv_calls == before
+
+
+def test_cluster_many_matches_cluster(grader: Grader) -> None:
+    groups = [["2", "2.0", "3"], [r"\sqrt{4}", "4", "2", "4.0"], []]
+    assert grader.cluster_many(groups) == [[0, 0, 1], [0, 1, 0, 1], []]
+    assert grader.equivalent(r"\frac{2}{4}", "0.5")
+    assert not grader.equivalent("2", "3")
+
+
+# -- robustness -------------------------------------------------------------------------------
+
+
+def test_pathological_answer_times_out_and_grader_recovers() -> None:
+    # math_verify_timeout=0 turns math-verify's own alarms off, so only the watchdog can stop
+    # these items: each must be killed after ~1 s and its worker replaced.
+    with Grader(num_workers=1, timeout=1.0, math_verify_timeout=0) as g:
+        g.start()
+        start = time.monotonic()
+        verdicts = g.grade(["5", "5", "5"], [POWER_TOWER, "5.0", _nested_frac(2000)])
+        elapsed = time.monotonic() - start
+        assert verdicts == [False, True, False]
+        assert elapsed < 15
+        assert g.stats.timeouts == 2
+        assert g.stats.restarts == 2
+        # The replacement worker grades normally.
+        assert g.grade(["2", r"\frac{1}{2}"], ["2.0", "0.25"]) == [True, False]
+
+
+def test_pathological_answer_with_default_alarms_is_bounded() -> None:
+    with Grader(num_workers=1, timeout=1.0) as g:
+        g.start()
+        start = time.monotonic()
+        assert g.grade(["5"], [POWER_TOWER]) == [False]
+        assert time.monotonic() - start < 10
+        assert g.grade(["3"], ["3.0"]) == [True]
+
+
+def test_dead_worker_is_replaced() -> None:
+    with Grader(num_workers=1) as g:
+        g.start()
+        proc = g._pool.workers[0].proc
+        os.kill(proc.pid, signal.SIGKILL)  # a worker this test started
+        proc.join(5)
+        assert g.grade(["4", "4"], ["4.0", "5"]) == [True, False]
+        assert g.stats.restarts == 1
+        assert g.stats.crashes == 0
