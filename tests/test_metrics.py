@@ -419,3 +419,23 @@ def test_input_errors(kwargs, match):
         subset_accuracy(
             args["labels"], args["correct"], args["scores"], args["n"], args["method"], **extra
         )
+
+
+def test_auc_against_brute_force():
+    import itertools
+
+    from ttscale.metrics import auc
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        k = int(rng.integers(2, 9))
+        scores = rng.integers(0, 4, size=k).astype(float)  # many ties
+        pos = rng.random(k) < 0.5
+        wins = [
+            1.0 if a > b else 0.5 if a == b else 0.0
+            for (a, pa), (b, pb) in itertools.product(zip(scores, pos), repeat=2)
+            if pa and not pb
+        ]
+        expected = sum(wins) / len(wins) if wins else float("nan")
+        got = auc(scores, pos)
+        assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected)

@@ -585,3 +585,24 @@ def aggregate(
         )
     order = [k for k in problems[0] if k in common]
     return {k: math.fsum(float(p[k]) for p in problems) / len(problems) for k in order}
+
+
+def auc(scores: ArrayLike, positive: ArrayLike) -> float:
+    """ROC AUC: P(score of a random positive > a random negative), ties counting half.
+
+    Mann-Whitney U with mid-ranks; NaN when either class is empty.
+    """
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    # mid-rank of each run of equal scores
+    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+    ends = np.r_[starts[1:], len(s)]
+    ranks = np.empty(len(s))
+    for a, b in zip(starts, ends):
+        ranks[order[a:b]] = (a + b - 1) / 2 + 1
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -133,7 +133,9 @@ class HFGenerator:
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         temps = torch.tensor([s.params.temperature for s in batch], device=self.device)
         top_ps = torch.tensor([s.params.top_p for s in batch], device=self.device)
-        gens = [torch.Generator().manual_seed(s.seed) for s in batch]
+        # Each sample's uniforms come from its own seeded stream: draw t is used at step t.
+        uniforms = torch.stack([torch.rand(max(budget), generator=torch.Generator().manual_seed(s.seed))
+                                for s in batch])
         new: list[list[int]] = [[] for _ in batch]
         done: list[Completion | None] = [None] * B
         live = list(range(B))  # row r of the current tensors is sample live[r]
@@ -149,7 +151,7 @@ class HFGenerator:
             )
             cache = out.past_key_values
             logits = out.logits[:, -1, :].float()
-            u = torch.tensor([torch.rand(1, generator=gens[b]).item() for b in live])
+            u = uniforms[live, len(new[live[0]])]
             tokens = _sample(logits, temps, top_ps, u.to(self.device)).tolist()
             keep = []
             for r, (b, tok) in enumerate(zip(live, tokens)):
@@ -175,10 +177,13 @@ class HFGenerator:
         if new[-1] in self.eos_ids:
             return Completion(self.tokenizer.decode(new[:-1]), len(new), "eos")
         if s.params.stop:
-            text = self.tokenizer.decode(new)
-            cut = _stop_cut(text, s.params.stop)
-            if cut is not None:
-                return Completion(text[:cut], len(new), "stop")
+            # Only the tail can hold a new match: decode a few tokens, not the whole text.
+            tail = self.tokenizer.decode(new[-(max(map(len, s.params.stop)) + 2) :])
+            if _stop_cut(tail, s.params.stop) is not None:
+                text = self.tokenizer.decode(new)
+                cut = _stop_cut(text, s.params.stop)
+                if cut is not None:
+                    return Completion(text[:cut], len(new), "stop")
         if len(new) >= budget:
             return Completion(self.tokenizer.decode(new), len(new), "length")
         return None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ttscale.metrics import auc
 from ttscale.toyworld.arith import check_steps, problem_text, solution_steps, split_steps
 from ttscale.toyworld.problems import train_stream
 from ttscale.toyworld.training import (
@@ -106,26 +107,3 @@ def _step_auc(model, tok, examples, good: int, bad: int) -> float:
             scores += pair.tolist()
             targets += (target == 0).tolist()
     return auc(scores, targets)
-
-
-def auc(scores: list[float], positive: list[bool]) -> float:
-    """P(score of a random positive > score of a random negative), ties counting half."""
-    import numpy as np
-
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    # Mann-Whitney U with mid-ranks for ties.
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

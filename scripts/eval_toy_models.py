@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Measure the toy world's quality targets on the 500-problem test split, through run.py's pipeline.
+
+    python scripts/eval_toy_models.py                 # all 500 problems (about 10 min on 2 cores)
+    python scripts/eval_toy_models.py --problems 100
+
+Targets (issue 2): greedy accuracy in [25%, 75%]; maj@16 >= greedy + 5 points; PRM
+within-problem ranking AUC >= 0.70; PRM-weighted@16 >= maj@16. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ttscale.metrics import auc
+from ttscale.pipeline import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose(*overrides: str):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+def within_problem_auc(rows) -> tuple[float, int]:
+    """Mean over problems (with both outcomes) of the AUC of aggregated scores vs correctness."""
+    values = [auc(r["agg_scores"], r["correct"]) for r in rows]
+    values = [v for v in values if not math.isnan(v)]
+    return sum(values) / len(values), len(values)
+
+
+def run(out: str, *overrides: str):
+    summary = main(compose(f"storage.results_dir={out}", *overrides))
+    return summary["metrics"], pq.read_table(summary["path"]).to_pylist()
+
+
+def main_cli() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--problems", type=int, default=500)
+    ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--temperature", type=float, default=0.8)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as out:
+        common = [f"dataset.num_samples={args.problems}"]
+        greedy, _ = run(out, "approach=majority", "prm=none", "n=1", "temperature=0", *common)
+        m, rows = run(out, "approach=best_of_n", f"n={args.n}", f"temperature={args.temperature}",
+                      *common)
+    n = args.n
+    g, maj, wtd, naive = greedy["maj@1"], m[f"maj@{n}"], m[f"weighted@{n}"], m[f"naive@{n}"]
+    a, k = within_problem_auc(rows)
+    print(f"\n| measure ({args.problems} test problems, T={args.temperature}) | value | target | met |")
+    print("|---|---|---|---|")
+    print(f"| greedy accuracy | {g:.1%} | 25%-75% | {'yes' if 0.25 <= g <= 0.75 else 'no'} |")
+    print(f"| pass@1 (avg@{n}) | {m[f'avg@{n}']:.1%} | | |")
+    print(f"| maj@{n} | {maj:.1%} | >= greedy + 5 pts | {'yes' if maj >= g + 0.05 else 'no'} |")
+    print(f"| PRM within-problem AUC ({k} problems with both outcomes) | {a:.3f} | >= 0.70 | "
+          f"{'yes' if a >= 0.70 else 'no'} |")
+    print(f"| PRM-weighted@{n} | {wtd:.1%} | >= maj@{n} | {'yes' if wtd >= maj else 'no'} |")
+    print(f"| PRM naive@{n} (best-of-N) | {naive:.1%} | | |")
+    print(f"| pass@{n} | {m[f'pass@{n}']:.1%} | | |")
+
+
+if __name__ == "__main__":
+    main_cli()

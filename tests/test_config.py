@@ -1,0 +1,87 @@
+"""Config validation: bad values fail before any model loads, naming the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from tests.conftest import ROOT, compose
+from ttscale.config import ConfigError, validate
+
+
+def test_default_config_is_valid():
+    run, approach, schedule = validate(compose())
+    assert run.approach.name == "best_of_n" and run.n == 16
+    assert schedule.slots(3) == [0.8, 0.8, 0.8]
+    assert run.model.path.endswith("models/toy-policy")
+
+
+def test_overrides_reach_the_schema():
+    run, _, schedule = validate(compose("n=32", "temperature=0.6", "dataset.num_samples=50"))
+    assert (run.n, run.dataset.num_samples) == (32, 50)
+    assert schedule.slots(1) == [0.6]
+
+
+@pytest.mark.parametrize(
+    "override,key,fragment",
+    [
+        ("n=0", "n", "greater than or equal to 1"),
+        ("temperature=-0.1", "temperature", ">= 0"),
+        ("temperature=nan", "temperature", ">= 0"),
+        ("top_p=1.5", "top_p", "(0, 1]"),
+        ("top_p=0", "top_p", "(0, 1]"),
+        ("max_tokens=0", "max_tokens", "greater than or equal to 1"),
+        ("agg_strategy=median", "agg_strategy", "last, min, prod, mean"),
+        ("+bogus_key=1", "bogus_key", "unknown key"),
+        ("+model.temprature=1", "model.temprature", "unknown key"),
+        ("n=abc", "n", "valid integer"),
+        ("shard.index=4", "shard", "shard.index (4) must be < shard.count (1)"),
+        ("dataset.start=5", "dataset", None),
+        ("metrics.subset_mode=first", "metrics.subset_mode", "random"),
+        ("grading.timeout=0", "grading.timeout", "greater than 0"),
+    ],
+)
+def test_bad_values_name_the_key(override, key, fragment):
+    cfg = compose(override, *(["dataset.end=3"] if override.startswith("dataset.start") else []))
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    msg = str(err.value)
+    assert f"  {key}" in msg, msg
+    if fragment:
+        assert fragment in msg, msg
+
+
+def test_unknown_approach_lists_valid_names():
+    cfg = compose("approach.name=beem_search")
+    with pytest.raises(ConfigError, match=r"approach\.name: unknown approach 'beem_search'; valid: .*best_of_n"):
+        validate(cfg)
+
+
+def test_unknown_config_group_option_fails_in_hydra():
+    with pytest.raises(ConfigCompositionException, match="approach"):
+        compose("approach=nonexistent")
+
+
+def test_cli_rejects_bad_value_fast_without_loading_a_model(tmp_path):
+    t0 = time.time()
+    proc = subprocess.run(
+        [sys.executable, "run.py", "top_p=1.5", f"paths.log_dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "top_p: must be in (0, 1], got 1.5" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert time.time() - t0 < 60  # generous: the point is that no model was loaded
+
+
+def test_cli_help_and_cfg_job():
+    help_out = subprocess.run([sys.executable, "run.py", "--help"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120).stdout
+    assert "approach" in help_out and "temps" in help_out and "python run.py" in help_out
+    cfg_out = subprocess.run([sys.executable, "run.py", "--cfg", "job", "n=8"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120).stdout
+    assert "n: 8" in cfg_out and "temperature_schedule:" in cfg_out
