@@ -53,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--stage", choices=["all", "policy", "prm"], default="all")
     ap.add_argument("--out", type=Path, default=ROOT / "models")
-    ap.add_argument("--policy-steps", type=int, default=1000)
+    ap.add_argument("--policy-steps", type=int, default=1500)
     ap.add_argument("--prm-steps", type=int, default=700)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

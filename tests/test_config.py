@@ -84,4 +84,11 @@ def test_cli_help_and_cfg_job():
     assert "approach" in help_out and "temps" in help_out and "python run.py" in help_out
     cfg_out = subprocess.run([sys.executable, "run.py", "--cfg", "job", "n=8"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120).stdout
-    assert "n: 8" in cfg_out and "temperature_schedule:" in cfg_out
+    assert "'n': 8" in cfg_out and "temperature_schedule:" in cfg_out
+
+
+def test_secret_values_never_appear_in_config_errors():
+    cfg = compose("+model.api_key=[sk-THIS-IS-SECRET]")  # a list: wrong type for a key
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert "model.api_key" in str(err.value) and "SECRET" not in str(err.value)

@@ -212,7 +212,8 @@ def _format(err: ValidationError, prefix: str = "") -> str:
         if e["type"] == "extra_forbidden":
             msg = "unknown key (typo?)"
         elif "input" in e and e["type"] != "missing" and not isinstance(e["input"], dict):
-            msg += f" (got {e['input']!r})"
+            secret = any(m in key.lower() for m in ("api_key", "token", "secret", "password"))
+            msg += " (value hidden)" if secret else f" (got {e['input']!r})"
         lines.append(f"{key or '(root)'}: {msg}")
     return "invalid config:\n  " + "\n  ".join(lines)
 

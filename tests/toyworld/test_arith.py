@@ -79,3 +79,8 @@ def test_negative_numbers_parse_and_check():
     steps = solution_steps(parse_expr("10+3-8"), random.Random(4))
     assert all(check_steps("Compute 10+3-8.", steps))
     assert split_steps("a\n\n\n\nb\n\n") == ["a", "b"]
+
+
+def test_any_prefix_of_the_test_split_is_level_balanced():
+    levels = [r["level"] for r in test_split()[:100]]
+    assert [levels.count(lvl) for lvl in range(1, 6)] == [20] * 5

@@ -9,6 +9,7 @@ steps so that it learns the arithmetic it has to verify.
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import torch
@@ -45,8 +46,13 @@ def sample_policy(policy_dir: Path, num_problems: int, per_problem: int, seed: i
         )
         for i in range(len(prompts))
     ]
+    t0 = time.time()
+    outputs = gen.generate(prompts, params)
+    tokens = sum(c.num_tokens for o in outputs for c in o)
+    print(f"sampled {tokens} tokens in {time.time() - t0:.0f}s "
+          f"({tokens / (time.time() - t0):.0f} tokens/s)", flush=True)
     out = []
-    for problem, comps in zip(problems, gen.generate(prompts, params)):
+    for problem, comps in zip(problems, outputs):
         for c in comps:
             steps = split_steps(c.text)
             if steps:
@@ -59,7 +65,7 @@ def train_prm(
     out: Path,
     steps: int,
     seed: int,
-    num_problems: int = 3000,
+    num_problems: int = 1500,
     per_problem: int = 4,
 ) -> None:
     from transformers import LlamaForCausalLM

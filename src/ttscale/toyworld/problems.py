@@ -26,19 +26,22 @@ def _row(expr: Expr, level: int, uid: str) -> dict:
 
 @lru_cache(maxsize=1)
 def test_split() -> tuple[dict, ...]:
-    """The 500-problem test split (100 per level), identical on every machine."""
+    """The 500-problem test split (100 per level), identical on every machine.
+
+    Rows cycle through the levels (1, 2, 3, 4, 5, 1, ...), so any prefix such as
+    ``dataset.num_samples=100`` is balanced across difficulty.
+    """
     rng = random.Random(TEST_SEED)
-    rows, seen = [], set()
+    by_level, seen = {}, set()
     for level in LEVELS:
-        k = 0
-        while k < TEST_PER_LEVEL:
+        rows = by_level[level] = []
+        while len(rows) < TEST_PER_LEVEL:
             expr = random_expr(rng, level)
             if str(expr) in seen:
                 continue
             seen.add(str(expr))
-            rows.append(_row(expr, level, f"arith/test/L{level}/{k:03d}"))
-            k += 1
-    return tuple(rows)
+            rows.append(_row(expr, level, f"arith/test/L{level}/{len(rows):03d}"))
+    return tuple(by_level[lvl][k] for k in range(TEST_PER_LEVEL) for lvl in LEVELS)
 
 
 def test_texts() -> frozenset[str]:
