@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """ttscale's entrypoint: compose the config with Hydra and run one shard.
 
-    python run.py                                   # best-of-N on the embedded toy world
-    python run.py approach=majority n=32 temperature=0.6 dataset.num_samples=50
-    python run.py --cfg job                         # print the composed config
+python run.py                                   # best-of-N on the embedded toy world
+python run.py approach=majority n=32 temperature=0.6 dataset.num_samples=50
+python run.py --cfg job                         # print the composed config
 """
 
 from __future__ import annotations

@@ -52,18 +52,23 @@ def main_cli() -> None:
     with tempfile.TemporaryDirectory() as out:
         common = [f"dataset.num_samples={args.problems}"]
         greedy, _ = run(out, "approach=majority", "prm=none", "n=1", "temperature=0", *common)
-        m, rows = run(out, "approach=best_of_n", f"n={args.n}", f"temperature={args.temperature}",
-                      *common)
+        m, rows = run(
+            out, "approach=best_of_n", f"n={args.n}", f"temperature={args.temperature}", *common
+        )
     n = args.n
     g, maj, wtd, naive = greedy["maj@1"], m[f"maj@{n}"], m[f"weighted@{n}"], m[f"naive@{n}"]
     a, k = within_problem_auc(rows)
-    print(f"\n| measure ({args.problems} test problems, T={args.temperature}) | value | target | met |")
+    print(
+        f"\n| measure ({args.problems} test problems, T={args.temperature}) | value | target | met |"
+    )
     print("|---|---|---|---|")
     print(f"| greedy accuracy | {g:.1%} | 25%-75% | {'yes' if 0.25 <= g <= 0.75 else 'no'} |")
     print(f"| pass@1 (avg@{n}) | {m[f'avg@{n}']:.1%} | | |")
     print(f"| maj@{n} | {maj:.1%} | >= greedy + 5 pts | {'yes' if maj >= g + 0.05 else 'no'} |")
-    print(f"| PRM within-problem AUC ({k} problems with both outcomes) | {a:.3f} | >= 0.70 | "
-          f"{'yes' if a >= 0.70 else 'no'} |")
+    print(
+        f"| PRM within-problem AUC ({k} problems with both outcomes) | {a:.3f} | >= 0.70 | "
+        f"{'yes' if a >= 0.70 else 'no'} |"
+    )
     print(f"| PRM-weighted@{n} | {wtd:.1%} | >= maj@{n} | {'yes' if wtd >= maj else 'no'} |")
     print(f"| PRM naive@{n} (best-of-N) | {naive:.1%} | | |")
     print(f"| pass@{n} | {m[f'pass@{n}']:.1%} | | |")

@@ -28,8 +28,7 @@ def make_cfg(tmp_path):
     """compose() with results and logs under tmp_path and progress bars off."""
 
     def make(*overrides: str):
-        return compose(f"storage.results_dir={tmp_path / 'results'}", "progress=false",
-                       *overrides)
+        return compose(f"storage.results_dir={tmp_path / 'results'}", "progress=false", *overrides)
 
     return make
 

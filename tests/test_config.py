@@ -57,7 +57,9 @@ def test_bad_values_name_the_key(override, key, fragment):
 
 def test_unknown_approach_lists_valid_names():
     cfg = compose("approach.name=beem_search")
-    with pytest.raises(ConfigError, match=r"approach\.name: unknown approach 'beem_search'; valid: .*best_of_n"):
+    with pytest.raises(
+        ConfigError, match=r"approach\.name: unknown approach 'beem_search'; valid: .*best_of_n"
+    ):
         validate(cfg)
 
 
@@ -70,7 +72,10 @@ def test_cli_rejects_bad_value_fast_without_loading_a_model(tmp_path):
     t0 = time.time()
     proc = subprocess.run(
         [sys.executable, "run.py", "top_p=1.5", f"paths.log_dir={tmp_path}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "top_p: must be in (0, 1], got 1.5" in proc.stderr
@@ -79,11 +84,17 @@ def test_cli_rejects_bad_value_fast_without_loading_a_model(tmp_path):
 
 
 def test_cli_help_and_cfg_job():
-    help_out = subprocess.run([sys.executable, "run.py", "--help"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120).stdout
+    help_out = subprocess.run(
+        [sys.executable, "run.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    ).stdout
     assert "approach" in help_out and "temps" in help_out and "python run.py" in help_out
-    cfg_out = subprocess.run([sys.executable, "run.py", "--cfg", "job", "n=8"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120).stdout
+    cfg_out = subprocess.run(
+        [sys.executable, "run.py", "--cfg", "job", "n=8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert "'n': 8" in cfg_out and "temperature_schedule:" in cfg_out
 
 

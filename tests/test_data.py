@@ -39,7 +39,9 @@ def test_dataset_errors_name_file_and_row(tmp_path):
     with pytest.raises(DatasetError, match="no rows"):
         load_rows("file", _write(tmp_path, [""]), "test", "x")
     with pytest.raises(DatasetError, match=r"d.jsonl:2: malformed JSON"):
-        load_rows("file", _write(tmp_path, ['{"problem": "a", "answer": "1"}', "{oops"]), "test", "x")
+        load_rows(
+            "file", _write(tmp_path, ['{"problem": "a", "answer": "1"}', "{oops"]), "test", "x"
+        )
     rows = [{"problem": "a", "answer": "1", "unique_id": "u"}, {"problem": "b", "unique_id": "v"}]
     with pytest.raises(DatasetError, match="row 1: missing field 'answer'"):
         to_problems(rows)

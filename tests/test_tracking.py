@@ -16,13 +16,20 @@ def test_flatten_and_redact():
 
 
 @pytest.mark.slow
-def test_wandb_offline_run_logs_config_and_summary(make_cfg, tmp_path, policy_path,
-                                                   monkeypatch):
+def test_wandb_offline_run_logs_config_and_summary(make_cfg, tmp_path, policy_path, monkeypatch):
     from ttscale.pipeline import main
 
     monkeypatch.setenv("WANDB_MODE", "offline")
-    summary = main(make_cfg("tracking=wandb", f"tracking.dir={tmp_path}", "approach=majority",
-                            "prm=none", "n=2", "dataset.num_samples=2"))
+    summary = main(
+        make_cfg(
+            "tracking=wandb",
+            f"tracking.dir={tmp_path}",
+            "approach=majority",
+            "prm=none",
+            "n=2",
+            "dataset.num_samples=2",
+        )
+    )
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     # wandb >= 0.19 keeps an offline run in one protobuf log; its strings appear verbatim.

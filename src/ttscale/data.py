@@ -83,16 +83,20 @@ def to_problems(
         if not isinstance(q, str) or not q.strip():
             raise DatasetError(f"{where} row {i}: field {problem_key!r} must be a non-empty string")
         if isinstance(a, bool) or not isinstance(a, (str, int)):
-            raise DatasetError(f"{where} row {i}: field {answer_key!r} must be a string, got "
-                               f"{type(a).__name__}")
+            raise DatasetError(
+                f"{where} row {i}: field {answer_key!r} must be a string, got {type(a).__name__}"
+            )
         uid = str(row[id_key]) if id_key and row.get(id_key) is not None else f"row-{i}"
         if uid in seen:
             raise DatasetError(f"{where} rows {seen[uid]} and {i}: duplicate id {uid!r}")
         seen[uid] = i
         level = row.get("level")
-        extra = {k: v for k, v in row.items() if k not in (problem_key, answer_key, id_key, "level")}
-        problems.append(Problem(i, uid, q, str(a), int(level) if isinstance(level, int) else None,
-                                extra))
+        extra = {
+            k: v for k, v in row.items() if k not in (problem_key, answer_key, id_key, "level")
+        }
+        problems.append(
+            Problem(i, uid, q, str(a), int(level) if isinstance(level, int) else None, extra)
+        )
     return problems
 
 

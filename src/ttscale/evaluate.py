@@ -43,10 +43,20 @@ def evaluate(
         k += len(ans)
         labels = grader.cluster(ans)
         has_scores = any(r.scores)
-        agg = [agg_steps(s, agg_strategy) for s in r.scores] if has_scores else [math.nan] * len(ans)
+        agg = (
+            [agg_steps(s, agg_strategy) for s in r.scores] if has_scores else [math.nan] * len(ans)
+        )
         methods = ("naive", "weighted", "maj") if has_scores else ("maj",)
-        m = problem_metrics(labels, correct, agg if has_scores else None, draws=draws, seed=seed,
-                            key=p.unique_id, mode=subset_mode, methods=methods)
+        m = problem_metrics(
+            labels,
+            correct,
+            agg if has_scores else None,
+            draws=draws,
+            seed=seed,
+            key=p.unique_id,
+            mode=subset_mode,
+            methods=methods,
+        )
         m["tokens"] = float(r.generated_tokens)
         m["prm_tokens"] = float(r.prm_tokens)
         per_problem.append(m)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 def run_name(run, approach_options, schedule) -> str:
     dataset = run.dataset.name.replace("/", "_")
-    name = (f"{dataset}--{schedule.name_part()}--top_p-{run.top_p:g}--n-{run.n}"
-            f"--seed-{run.seed}--agg_strategy-{run.agg_strategy}")
+    name = (
+        f"{dataset}--{schedule.name_part()}--top_p-{run.top_p:g}--n-{run.n}"
+        f"--seed-{run.seed}--agg_strategy-{run.agg_strategy}"
+    )
     return name + approach_options.name_part()
 
 

@@ -19,15 +19,21 @@ def select_problems(run: RunConfig) -> tuple[list[Problem], int, int]:
     """Load and validate the dataset, then cut this shard's rows [start, end)."""
     d = run.dataset
     rows = load_rows(d.source, d.path, d.split, d.name)
-    problems = to_problems(rows, problem_key=d.problem_key, answer_key=d.answer_key,
-                           id_key=d.id_key, where=f"dataset {d.name}")
+    problems = to_problems(
+        rows,
+        problem_key=d.problem_key,
+        answer_key=d.answer_key,
+        id_key=d.id_key,
+        where=f"dataset {d.name}",
+    )
     lo = d.start or 0
     hi = d.end if d.end is not None else len(problems)
     if d.num_samples is not None:
         hi = min(hi, lo + d.num_samples)
     if hi > len(problems) or lo >= len(problems):
-        raise ValueError(f"dataset.start/end: rows [{lo}, {hi}) are outside the dataset's "
-                         f"{len(problems)} rows")
+        raise ValueError(
+            f"dataset.start/end: rows [{lo}, {hi}) are outside the dataset's {len(problems)} rows"
+        )
     start, end = shard_range(hi - lo, run.shard.index, run.shard.count)
     return problems[lo + start : lo + end], lo + start, lo + end
 
@@ -66,25 +72,40 @@ def main(cfg: Any) -> dict[str, Any]:
             prm = build_prm(run.prm.name, **_prm_kwargs(run))
         tokenizer = getattr(generator, "tokenizer", None)
         ctx = Context(
-            generator=generator, prm=prm,
+            generator=generator,
+            prm=prm,
             prompt=lambda p: build_prompt(tokenizer, p.problem, run.model.system_prompt),
-            n=run.n, temperatures=schedule.slots, top_p=run.top_p, max_tokens=run.max_tokens,
-            seed=run.seed, agg_strategy=run.agg_strategy,
+            n=run.n,
+            temperatures=schedule.slots,
+            top_p=run.top_p,
+            max_tokens=run.max_tokens,
+            seed=run.seed,
+            agg_strategy=run.agg_strategy,
         )
         approach = APPROACHES.get(run.approach.name)(options)
         t0 = time.perf_counter()
         results = approach.search(problems, ctx)
         search_s = time.perf_counter() - t0
         with Grader(num_workers=run.grading.workers, timeout=run.grading.timeout) as grader:
-            rows, metrics, _ = evaluate(problems, results, agg_strategy=run.agg_strategy,
-                                        seed=run.seed, grader=grader,
-                                        subset_mode=run.metrics.subset_mode,
-                                        draws=run.metrics.draws)
+            rows, metrics, _ = evaluate(
+                problems,
+                results,
+                agg_strategy=run.agg_strategy,
+                seed=run.seed,
+                grader=grader,
+                subset_mode=run.metrics.subset_mode,
+                draws=run.metrics.draws,
+            )
         for row in rows:
             row["search_seconds"] = search_s / len(rows)
-        summary |= {"start": start, "end": end, "num_problems": len(rows),
-                    "search_seconds": round(search_s, 3), "metrics": metrics,
-                    "config": _public(run)}
+        summary |= {
+            "start": start,
+            "end": end,
+            "num_problems": len(rows),
+            "search_seconds": round(search_s, 3),
+            "metrics": metrics,
+            "config": _public(run),
+        }
         store.write_chunk(name, start, end, rows, summary)
         tracker.log_summary(metrics)
     finally:
@@ -98,9 +119,15 @@ def _prm_kwargs(run: RunConfig) -> dict[str, Any]:
     p = run.prm
     if p.name == "oracle":
         return {"noise": p.noise, "seed": run.seed}
-    return {"model_path": p.path, "batch_size": p.batch_size, "step_tag": p.step_tag,
-            "good_token": p.good_token, "bad_token": p.bad_token, "device": p.device,
-            "dtype": p.dtype}
+    return {
+        "model_path": p.path,
+        "batch_size": p.batch_size,
+        "step_tag": p.step_tag,
+        "good_token": p.good_token,
+        "bad_token": p.bad_token,
+        "device": p.device,
+        "dtype": p.dtype,
+    }
 
 
 def _public(run: RunConfig) -> dict[str, Any]:

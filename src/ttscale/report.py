@@ -8,18 +8,24 @@ import re
 def results_table(metrics: dict[str, float], *, num_problems: int) -> str:
     """A plain-text table: one row per n, columns maj/naive/weighted/pass, plus totals."""
     ns = sorted({int(m.group(1)) for k in metrics if (m := re.fullmatch(r"\w+@(\d+)", k))})
-    cols = [c for c in ("maj", "naive", "weighted", "pass") if any(f"{c}@{n}" in metrics for n in ns)]
+    cols = [
+        c for c in ("maj", "naive", "weighted", "pass") if any(f"{c}@{n}" in metrics for n in ns)
+    ]
     head = f"{'n':>5} " + " ".join(f"{c + '@n':>10}" for c in cols)
     lines = [head, "-" * len(head)]
     for n in ns:
         if not any(f"{c}@{n}" in metrics for c in cols):
             continue
-        cells = [f"{100 * metrics[f'{c}@{n}']:>9.1f}%" if f"{c}@{n}" in metrics else f"{'':>10}"
-                 for c in cols]
+        cells = [
+            f"{100 * metrics[f'{c}@{n}']:>9.1f}%" if f"{c}@{n}" in metrics else f"{'':>10}"
+            for c in cols
+        ]
         lines.append(f"{n:>5} " + " ".join(cells))
     avg = next((k for k in metrics if k.startswith("avg@")), None)
     if avg:
         lines.append(f"{avg}: {100 * metrics[avg]:.1f}% (mean accuracy of single samples)")
-    lines.append(f"problems: {num_problems}   generated tokens/problem: {metrics.get('tokens', 0):.0f}"
-                 f"   PRM tokens/problem: {metrics.get('prm_tokens', 0):.0f}")
+    lines.append(
+        f"problems: {num_problems}   generated tokens/problem: {metrics.get('tokens', 0):.0f}"
+        f"   PRM tokens/problem: {metrics.get('prm_tokens', 0):.0f}"
+    )
     return "\n".join(lines)

@@ -18,8 +18,9 @@ from ttscale.naming import chunk_name
 class Store(Protocol):
     def has_chunk(self, run: str, start: int, end: int) -> bool: ...
 
-    def write_chunk(self, run: str, start: int, end: int, rows: list[dict[str, Any]],
-                    summary: dict[str, Any]) -> str: ...
+    def write_chunk(
+        self, run: str, start: int, end: int, rows: list[dict[str, Any]], summary: dict[str, Any]
+    ) -> str: ...
 
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]: ...
 
@@ -63,8 +64,9 @@ class LocalStore:
         except Exception:
             return False  # unreadable: it will be rewritten
 
-    def write_chunk(self, run: str, start: int, end: int, rows: list[dict[str, Any]],
-                    summary: dict[str, Any]) -> str:
+    def write_chunk(
+        self, run: str, start: int, end: int, rows: list[dict[str, Any]], summary: dict[str, Any]
+    ) -> str:
         import io
 
         import pyarrow as pa
@@ -74,8 +76,9 @@ class LocalStore:
         buf = io.BytesIO()
         pq.write_table(pa.Table.from_pylist(rows), buf)
         atomic_write_bytes(path, buf.getvalue())
-        atomic_write_bytes(path.with_suffix(".json"),
-                           json.dumps(summary, indent=2, default=str).encode())
+        atomic_write_bytes(
+            path.with_suffix(".json"), json.dumps(summary, indent=2, default=str).encode()
+        )
         return str(path)
 
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]:
@@ -90,5 +93,6 @@ class LocalStore:
             with tempfile.TemporaryFile(dir=self.root):
                 pass
         except OSError as err:
-            raise PermissionError(f"storage.results_dir={str(self.root)!r} is not writable: "
-                                  f"{err.strerror}") from None
+            raise PermissionError(
+                f"storage.results_dir={str(self.root)!r} is not writable: {err.strerror}"
+            ) from None

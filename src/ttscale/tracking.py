@@ -22,8 +22,10 @@ def flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def redact(cfg: dict[str, Any]) -> dict[str, Any]:
     """Replace the values of secret-looking keys (api_key, token, ...) by ``"***"``."""
-    return {k: ("***" if v and any(m in k.lower() for m in SECRET_MARKERS) else v)
-            for k, v in cfg.items()}
+    return {
+        k: ("***" if v and any(m in k.lower() for m in SECRET_MARKERS) else v)
+        for k, v in cfg.items()
+    }
 
 
 class Tracker:

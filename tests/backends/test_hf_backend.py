@@ -10,7 +10,9 @@ from ttscale.types import Completion, SamplingParams
 
 @pytest.fixture(scope="module")
 def prompts(hf_generator):
-    return [prompt_of(hf_generator.tokenizer, f"Compute {e}.") for e in ("12+7*3-45", "5+6", "9*8-1")]
+    return [
+        prompt_of(hf_generator.tokenizer, f"Compute {e}.") for e in ("12+7*3-45", "5+6", "9*8-1")
+    ]
 
 
 def test_n_completions_in_input_order_with_counts(hf_generator, prompts):
@@ -36,15 +38,20 @@ def test_greedy_is_deterministic_and_batch_independent(hf_generator, prompts):
 def test_seeded_samples_reproduce_whatever_the_batch(hf_generator, prompts):
     p = SamplingParams(n=4, temperature=1.0, max_tokens=60, seed=123)
     first = hf_generator.generate(prompts[:1], [p])[0]
-    mixed = hf_generator.generate([prompts[2], prompts[0]],
-                                  [SamplingParams(n=5, temperature=0.5, seed=9), p])[1]
+    mixed = hf_generator.generate(
+        [prompts[2], prompts[0]], [SamplingParams(n=5, temperature=0.5, seed=9), p]
+    )[1]
     assert [c.text for c in first] == [c.text for c in mixed]
     assert len({c.text for c in first}) > 1  # different samples, not one repeated
 
 
 def test_temperature_changes_diversity(hf_generator, prompts):
-    hot = hf_generator.generate([prompts[0]], [SamplingParams(n=12, temperature=2.0, seed=1)])[0]
-    cold = hf_generator.generate([prompts[0]], [SamplingParams(n=12, temperature=0.0, seed=1)])[0]
+    hot = hf_generator.generate(
+        [prompts[0]], [SamplingParams(n=12, temperature=2.0, seed=1, max_tokens=30)]
+    )[0]
+    cold = hf_generator.generate(
+        [prompts[0]], [SamplingParams(n=12, temperature=0.0, seed=1, max_tokens=30)]
+    )[0]
     assert len({c.text for c in cold}) == 1
     assert len({c.text for c in hot}) > 3
 
@@ -65,8 +72,9 @@ def test_length_limit(hf_generator, prompts):
 
 def test_tiny_top_p_is_greedy(hf_generator, prompts):
     g = hf_generator.generate([prompts[0]], [SamplingParams(temperature=0.0, max_tokens=40)])[0][0]
-    t = hf_generator.generate([prompts[0]], [SamplingParams(n=3, temperature=1.0, top_p=1e-6,
-                                                            max_tokens=40, seed=3)])[0]
+    t = hf_generator.generate(
+        [prompts[0]], [SamplingParams(n=3, temperature=1.0, top_p=1e-6, max_tokens=40, seed=3)]
+    )[0]
     assert all(c.text == g.text for c in t)
 
 

@@ -61,8 +61,9 @@ def test_oracle_scores_exactly_and_noise_is_seeded():
     assert all(0 <= x <= 1 for x in a[0])
 
 
-@pytest.mark.parametrize("strategy,expected", [("last", 0.5), ("min", 0.2), ("prod", 0.08),
-                                               ("mean", 1.5 / 3)])
+@pytest.mark.parametrize(
+    "strategy,expected", [("last", 0.5), ("min", 0.2), ("prod", 0.08), ("mean", 1.5 / 3)]
+)
 def test_aggregate(strategy, expected):
     assert aggregate([0.8, 0.2, 0.5], strategy) == pytest.approx(expected)
 

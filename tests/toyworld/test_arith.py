@@ -65,7 +65,10 @@ def test_legal_moves_respect_precedence_and_minus():
         (["2*3=7, so 1+7", "1+7=8", "The answer is \\boxed{8}"], [False, False, False]),
         (["2*3=6, so 1+5", "1+5=6"], [False, False]),  # copy error in the rewrite
         (["2*3=6, so 1+6", "The answer is \\boxed{7}"], [True, False]),  # answer too early
-        (["2*3=6, so 1+6", "1+6=7", "The answer is \\boxed{7}", "1+1=2"], [True, True, True, False]),
+        (
+            ["2*3=6, so 1+6", "1+6=7", "The answer is \\boxed{7}", "1+1=2"],
+            [True, True, True, False],
+        ),
         (["garbage"], [False]),
     ],
 )

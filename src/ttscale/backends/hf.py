@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import inspect
 import random
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import warnings
 
 import torch
 
 from ttscale.types import Completion, SamplingParams, derive_seed
-
 
 # transformers 5.x's own LlamaForCausalLM passes the deprecated name to its inner model.
 warnings.filterwarnings("ignore", message=r".*past_key_values.* is deprecated")
@@ -134,8 +132,12 @@ class HFGenerator:
         temps = torch.tensor([s.params.temperature for s in batch], device=self.device)
         top_ps = torch.tensor([s.params.top_p for s in batch], device=self.device)
         # Each sample's uniforms come from its own seeded stream: draw t is used at step t.
-        uniforms = torch.stack([torch.rand(max(budget), generator=torch.Generator().manual_seed(s.seed))
-                                for s in batch])
+        uniforms = torch.stack(
+            [
+                torch.rand(max(budget), generator=torch.Generator().manual_seed(s.seed))
+                for s in batch
+            ]
+        )
         new: list[list[int]] = [[] for _ in batch]
         done: list[Completion | None] = [None] * B
         live = list(range(B))  # row r of the current tensors is sample live[r]

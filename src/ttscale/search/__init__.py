@@ -7,4 +7,10 @@ from ttscale.registry import Registry
 APPROACHES: Registry[type] = Registry("approach")
 
 # Importing a module registers its approaches.
-from ttscale.search import sampling  # noqa: E402,F401
+from ttscale.search import (  # noqa: E402,F401
+    backtrack,
+    beam_search,
+    dvts,
+    sampling,  # noqa: E402,F401
+    voting,  # noqa: E402,F401
+)

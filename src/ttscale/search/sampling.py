@@ -7,42 +7,92 @@ temperature) pair is one request with its own seed, so results do not depend on 
 
 from __future__ import annotations
 
+from ttscale.prm.aggregate import aggregate
 from ttscale.prompts import split_steps
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
-from ttscale.types import SamplingParams, SearchResult, derive_seed
+from ttscale.temperatures import adaptive_of
+from ttscale.types import Completion, SamplingParams, SearchResult, derive_seed
 
 
 def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResult]:
-    """n full solutions per problem, scored by the PRM when ``score`` is set."""
-    temps = ctx.temperatures(ctx.n)
-    distinct = sorted(set(temps))
-    prompts, params = [], []
-    for p in problems:
-        text = ctx.prompt(p)
-        for t in distinct:
-            prompts.append(text)
-            params.append(SamplingParams(
-                n=temps.count(t), temperature=t, top_p=ctx.top_p, max_tokens=ctx.max_tokens,
-                seed=derive_seed(ctx.seed, p.unique_id, t)))
-    outputs = ctx.generator.generate(prompts, params)
+    """n full solutions per problem, scored by the PRM when ``score`` is set.
+
+    An adaptive schedule (``temps=early``) chooses each problem's temperatures from a probe;
+    it samples through :func:`draw_solutions` as well, one generate call per phase.
+    """
+    calls = [0]
+
+    def draw(plans, salt=()):
+        calls[0] += 1
+        return draw_solutions(problems, ctx, plans, salt)
+
+    adaptive = adaptive_of(ctx.temperatures)
+    if adaptive is not None:
+        drawn = adaptive.sample_adaptive(ctx.n, len(problems), draw)
+    else:
+        temps = ctx.temperatures(ctx.n)
+        drawn = [(temps, comps, {}) for comps in draw([temps] * len(problems))]
     results = []
-    for i, p in enumerate(problems):
-        pools = {t: list(outputs[i * len(distinct) + k]) for k, t in enumerate(distinct)}
-        comps = [pools[t].pop(0) for t in temps]  # restore the schedule's slot order
-        results.append(SearchResult(
-            completions=[c.text for c in comps],
-            scores=[[] for _ in comps],
-            temperatures=temps,
-            completion_tokens=[c.num_tokens for c in comps],
-            generated_tokens=sum(c.num_tokens for c in comps),
-            generate_calls=1,
-            tree=[{"id": j, "parent": None, "text": c.text, "score": None,
-                   "temperature": t, "kept": True} for j, (c, t) in enumerate(zip(comps, temps))],
-        ))
+    for temps, comps, counters in drawn:
+        results.append(
+            SearchResult(
+                completions=[c.text for c in comps],
+                scores=[[] for _ in comps],
+                temperatures=list(temps),
+                completion_tokens=[c.num_tokens for c in comps],
+                generated_tokens=sum(c.num_tokens for c in comps),
+                generate_calls=calls[0],
+                tree=[
+                    {
+                        "id": j,
+                        "parent": None,
+                        "text": c.text,
+                        "score": None,
+                        "agg_score": None,
+                        "temperature": t,
+                        "kept": True,
+                        "tokens": c.num_tokens,
+                        "lookahead_tokens": 0,
+                        "finish": c.finish_reason,
+                        "done": True,
+                    }
+                    for j, (c, t) in enumerate(zip(comps, temps))
+                ],
+                counters=dict(counters),
+            )
+        )
     if score and ctx.prm is not None:
         score_results(problems, results, ctx)
     return results
+
+
+def draw_solutions(problems, ctx: Context, plans, salt: tuple = ()) -> list[list[Completion]]:
+    """Sample ``plans[i]`` (one temperature per slot) for problem i, all in one generate call.
+
+    Each (problem, temperature) pair is one request seeded by ``(seed, problem, T, *salt)``;
+    the completions come back in the plan's slot order.
+    """
+    prompts, params = [], []
+    for p, temps in zip(problems, plans):
+        text = ctx.prompt(p) if temps else ""
+        for t in sorted(set(temps)):
+            prompts.append(text)
+            params.append(
+                SamplingParams(
+                    n=temps.count(t),
+                    temperature=t,
+                    top_p=ctx.top_p,
+                    max_tokens=ctx.max_tokens,
+                    seed=derive_seed(ctx.seed, p.unique_id, t, *salt),
+                )
+            )
+    outputs = iter(ctx.generator.generate(prompts, params) if prompts else [])
+    out = []
+    for temps in plans:
+        pools = {t: iter(next(outputs)) for t in sorted(set(temps))}
+        out.append([next(pools[t]) for t in temps])  # restore the plan's slot order
+    return out
 
 
 def score_results(problems, results: list[SearchResult], ctx: Context) -> None:
@@ -58,6 +108,7 @@ def score_results(problems, results: list[SearchResult], ctx: Context) -> None:
         r.scores[j] = s
         r.prm_tokens += tok
         r.tree[j]["score"] = s[-1] if s else None
+        r.tree[j]["agg_score"] = aggregate(s, ctx.agg_strategy) if s else None
     for r in results:
         r.prm_calls = 1
 
@@ -71,7 +122,9 @@ class BestOfN(Approach):
 
     def search(self, problems, ctx):
         if ctx.prm is None:
-            raise ValueError("approach=best_of_n needs a PRM; use prm=toy/oracle or approach=majority")
+            raise ValueError(
+                "approach=best_of_n needs a PRM; use prm=toy/oracle or approach=majority"
+            )
         return sample_solutions(problems, ctx, score=True)
 
 
