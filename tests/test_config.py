@@ -103,3 +103,8 @@ def test_secret_values_never_appear_in_config_errors():
     with pytest.raises(ConfigError) as err:
         validate(cfg)
     assert "model.api_key" in str(err.value) and "SECRET" not in str(err.value)
+
+
+def test_best_of_n_without_a_prm_fails_at_validation():
+    with pytest.raises(ConfigError, match="approach=best_of_n needs a PRM"):
+        validate(compose("prm=none"))

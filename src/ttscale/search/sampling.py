@@ -118,7 +118,13 @@ class BestOfN(Approach):
     """Sample n solutions, score them with the PRM; pred is the best aggregated score."""
 
     class Options(Options):
-        pass
+        def check(self, run) -> list[str]:
+            if run.prm.name == "none":
+                return [
+                    "prm: approach=best_of_n needs a PRM (prm=toy or prm=oracle), "
+                    "or use approach=majority"
+                ]
+            return []
 
     def search(self, problems, ctx):
         if ctx.prm is None:
