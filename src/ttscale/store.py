@@ -73,8 +73,11 @@ class LocalStore:
         import pyarrow.parquet as pq
 
         path = self.chunk_path(run, start, end)
+        # from_pylist takes its columns from the first row; rows may differ (an early-exit
+        # problem has fewer pred_*@n columns), so give every row the union of the keys.
+        keys = list(dict.fromkeys(k for r in rows for k in r))
         buf = io.BytesIO()
-        pq.write_table(pa.Table.from_pylist(rows), buf)
+        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]), buf)
         atomic_write_bytes(path, buf.getvalue())
         atomic_write_bytes(
             path.with_suffix(".json"), json.dumps(summary, indent=2, default=str).encode()
