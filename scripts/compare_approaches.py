@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ttscale.config import ROOT
+from ttscale.config import compose
 
 APPROACHES = (
     "best_of_n",
@@ -37,14 +37,6 @@ APPROACHES = (
     "collective_backtrack",
     "independent_backtrack",
 )
-
-
-def compose(*overrides: str):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
 
 
 def approach_overrides(approach: str, n: int) -> list[str]:

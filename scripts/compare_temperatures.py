@@ -23,16 +23,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ttscale.config import ROOT
+from ttscale.config import compose
 from ttscale.temperature_metrics import early_exit_summary, per_temperature, pooled_vs_single
-
-
-def compose(*overrides: str):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
 
 
 def ranges(args) -> list[tuple[int, int]]:

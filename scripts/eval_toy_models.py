@@ -13,22 +13,12 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
-from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ttscale.config import compose
 from ttscale.metrics import auc
 from ttscale.pipeline import main
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def compose(*overrides: str):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
 
 
 def within_problem_auc(rows) -> tuple[float, int]:

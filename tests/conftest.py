@@ -6,21 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from ttscale.config import compose  # noqa: F401  (re-exported for tests)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 POLICY = ROOT / "models" / "toy-policy"
 TOY_PRM = ROOT / "models" / "toy-prm"
-
-
-def compose(*overrides: str):
-    """Compose conf/config.yaml exactly as run.py does, with overrides."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    import ttscale.config  # noqa: F401  (resolver)
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
 
 
 @pytest.fixture

@@ -218,6 +218,15 @@ def _format(err: ValidationError, prefix: str = "") -> str:
     return "invalid config:\n  " + "\n  ".join(lines)
 
 
+def compose(*overrides: str) -> Any:
+    """Compose ``conf/config.yaml`` exactly as run.py does (for scripts and tests)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides))
+
+
 def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 

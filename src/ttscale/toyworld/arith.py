@@ -23,6 +23,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from ttscale.prompts import split_steps  # noqa: F401  (re-exported: the toy world's step splitter)
+
 STEP_SEP = "\n\n"
 ANSWER_PREFIX = "The answer is \\boxed{"
 _STEP_RE = re.compile(r"^(-?\d+)([+\-*])(-?\d+)=(-?\d+)(?:, so (\S+))?$")
@@ -154,8 +156,3 @@ def _check_one(expr: Expr, step: str) -> tuple[Expr | None, bool]:
         if value == r and (str(nxt) == written if nxt.ops else written is None):
             return nxt, True
     return None, False
-
-
-def split_steps(text: str) -> list[str]:
-    """Split a completion into non-empty steps on the blank-line delimiter."""
-    return [s for s in (p.strip() for p in text.split(STEP_SEP)) if s]
