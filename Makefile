@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint format train clean
+.PHONY: setup demo test test-fast lint format train clean cluster-up cluster-down cluster-status
 
 setup: $(STAMP)
 
@@ -29,6 +29,15 @@ format: setup
 
 train: setup  ## retrain the tiny policy and PRM into models/ (seeded, < 40 min on 2 cores)
 	$(PY) scripts/train_toy_models.py
+
+cluster-up:  ## install (root, apt) and start the local single-node Slurm cluster for tests
+	bash slurm/local/install.sh && bash slurm/local/start.sh
+
+cluster-down:
+	bash slurm/local/stop.sh
+
+cluster-status:
+	bash slurm/local/status.sh
 
 clean:
 	rm -rf results logs .pytest_cache

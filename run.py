@@ -18,16 +18,20 @@ import ttscale.config  # noqa: F401  (registers the ${ttscale_root:} resolver)
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def cli(cfg: DictConfig) -> None:
-    from ttscale.config import ConfigError
-    from ttscale.data import DatasetError
     from ttscale.pipeline import main
+    from ttscale.preflight import BAD_INPUT
 
     try:
         main(cfg)
-    except (ConfigError, DatasetError, FileNotFoundError, PermissionError) as err:
+    except BAD_INPUT as err:
+        # The user's input, not a bug: a clear message, no traceback. stderr is scrubbed of
+        # secrets (ttscale.redact), so an error that quotes a value cannot leak a key.
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
 
 if __name__ == "__main__":
+    from ttscale.redact import protect_cli
+
+    protect_cli()  # Hydra's own error messages echo the command line
     cli()

@@ -11,15 +11,20 @@ branches; tt_scale's 3, 3, 9 at N=4) scale with n / 4.
     python scripts/compare_approaches.py                         # 500 problems, n = 4 and 16
     python scripts/compare_approaches.py --problems 20 --ns 4    # a quick look
     python scripts/compare_approaches.py --prm oracle            # search with an exact PRM
+    python scripts/compare_approaches.py --worker 0 --workers 2  # two processes share chunks
+    python scripts/compare_approaches.py --report-only           # the table from what is done
 
-The toy split's rows cycle through the five levels, so any ``--problems`` prefix is balanced
-across difficulty.
+Work runs chunk by chunk (``--chunk`` problems, every approach and n), and each chunk is a
+results file that a rerun skips, so an interrupted run resumes and partial progress is a
+balanced table: it covers the longest prefix of chunks complete for every approach and n.
+The toy split's rows cycle through the five levels, so any prefix of a multiple of 5 rows is
+balanced across difficulty.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,8 +32,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ttscale.config import compose
+from ttscale.config import ROOT, compose
 
+CHUNK = re.compile(r"chunk-(\d+)_(\d+)\.parquet")
 APPROACHES = (
     "best_of_n",
     "majority",
@@ -51,31 +57,65 @@ def approach_overrides(approach: str, n: int) -> list[str]:
     return []
 
 
-def run(args, approach: str, n: int) -> tuple[list[dict[str, Any]], float]:
-    """One pipeline run; returns its rows and its search time."""
-    from ttscale.pipeline import main
-
-    overrides = [
+def overrides(args, approach: str, n: int, start: int, end: int) -> list[str]:
+    """The run.py overrides of one chunk: rows [start, end) of the split."""
+    out = [
         f"storage.results_dir={args.results_dir}",
         "progress=false",
         "tracking=none",
         f"approach={approach}",
         f"n={n}",
-        f"dataset.num_samples={args.problems}",
+        f"dataset.start={start}",
+        f"dataset.end={end}",
         f"seed={args.seed}",
         f"max_tokens={args.max_tokens}",
-        f"grading.workers={args.workers}",
+        f"grading.workers={args.grading_workers}",
         *approach_overrides(approach, n),
     ]
     if args.policy:
-        overrides.append(f"model.path={args.policy}")
+        out.append(f"model.path={args.policy}")
     if args.prm == "oracle":
-        overrides.append("prm=oracle")
+        out.append("prm=oracle")
     elif args.prm:
-        overrides.append(f"prm.path={args.prm}")
-    print(f"-- {approach} n={n}", flush=True)
-    summary = main(compose(*overrides))
-    return pq.read_table(Path(summary["path"])).to_pylist(), summary.get("search_seconds", 0.0)
+        out.append(f"prm.path={args.prm}")
+    return out
+
+
+def run_folder(args, approach: str, n: int) -> Path:
+    """Where the pipeline writes the chunks of (approach, n): the run name ignores the rows."""
+    from ttscale.config import validate
+    from ttscale.naming import run_name
+
+    run, options, schedule = validate(compose(*overrides(args, approach, n, 0, 1)))
+    return Path(args.results_dir) / run.model.name / approach / run_name(run, options, schedule)
+
+
+def done_ranges(args, approach: str, n: int) -> dict[tuple[int, int], Path]:
+    """Results files of (approach, n) by row range [start, end), whatever --chunk was."""
+    found = {}
+    for path in run_folder(args, approach, n).glob("chunk-*.parquet"):
+        m = CHUNK.fullmatch(path.name)
+        if m:
+            found[int(m[1]), int(m[2])] = path
+    return dict(sorted(found.items()))
+
+
+def prefix_end(ranges: list[tuple[int, int]]) -> int:
+    """End of the longest run of rows from 0 that the ranges cover."""
+    end = 0
+    for start, stop in sorted(ranges):
+        if start > end:
+            break
+        end = max(end, stop)
+    return end
+
+
+def run_chunk(args, approach: str, n: int, start: int, end: int) -> None:
+    """One pipeline run (skipped by the pipeline when its chunk exists)."""
+    from ttscale.pipeline import main
+
+    print(f"-- {approach} n={n} rows [{start}, {end})", flush=True)
+    main(compose(*overrides(args, approach, n, start, end)))
 
 
 def _vote(row: dict[str, Any], weighted: bool) -> bool:
@@ -127,49 +167,91 @@ HEAD = (
 )
 
 
-def main() -> None:
+def chunks(args) -> list[tuple[int, int]]:
+    return [(a, min(a + args.chunk, args.problems)) for a in range(0, args.problems, args.chunk)]
+
+
+def collect(args) -> tuple[int, dict[tuple[str, int], tuple[list[dict[str, Any]], float]]]:
+    """Rows and search seconds per (approach, n) over the first rows done by all of them."""
+    keys = [(a, n) for n in args.ns for a in args.approaches]
+    files = {key: done_ranges(args, *key) for key in keys}
+    problems = min([args.problems] + [prefix_end(list(f)) for f in files.values()])
+    out = {}
+    for key in keys:
+        rows = [
+            r
+            for (start, _), path in files[key].items()
+            if start < problems
+            for r in pq.read_table(path).to_pylist()
+            if r["index"] < problems
+        ]
+        out[key] = (rows, sum(r["search_seconds"] for r in rows))
+    return problems, out
+
+
+def report(args) -> None:
+    problems, runs = collect(args)
+    if not problems:
+        print("no rows are done for every approach and n yet")
+        return
+    print(
+        f"\n## Approaches on the toy test split (first {problems} of {args.problems} problems, "
+        f"seed {args.seed}, max_tokens {args.max_tokens}, PRM: {args.prm or 'models/toy-prm'})\n"
+    )
+    print(HEAD)
+    print("\n".join(table_row(a, n, *runs[(a, n)]) for (a, n) in runs))
+    print("\n| approach | n | L1 | L2 | L3 | L4 | L5 |\n|" + "---|" * 7)
+    print("\n".join(level_row(a, n, runs[(a, n)][0]) for (a, n) in runs))
+    print(
+        "\naccuracy: the approach's own answer (highest aggregated PRM score; majority voting "
+        "for majority). weighted / majority: votes over all its completions. search s: time "
+        "inside the search, summed over chunks."
+    )
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems", type=int, default=500, help="first rows of the toy test split")
-    ap.add_argument("--ns", type=int, nargs="+", default=[4, 16])
+    ap.add_argument("--chunk", type=int, default=25, help="rows per results file (resume unit)")
+    ap.add_argument("--ns", type=int, nargs="+", default=[4, 16], help="budgets n to compare")
     ap.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=1, help="grading worker processes")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--grading-workers", type=int, default=1, help="math-verify processes")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
+    ap.add_argument("--worker", type=int, default=0, help="this process runs chunks i %% workers")
+    ap.add_argument("--workers", type=int, default=1, help="processes sharing the chunks")
+    ap.add_argument("--report-only", action="store_true", help="print the table, run nothing")
     ap.add_argument("--policy", default=None, help="policy folder (default: models/toy-policy)")
     ap.add_argument("--prm", default=None, help="PRM folder, or 'oracle' (default: models/toy-prm)")
-    ap.add_argument("--results-dir", default=None, help="default: a temporary folder")
+    ap.add_argument(
+        "--results-dir",
+        default=str(ROOT / "results" / "compare_approaches"),
+        help="where chunks are kept; a rerun skips the chunks already there",
+    )
     args = ap.parse_args()
-    import torch
+    if args.chunk < 1 or not 0 <= args.worker < args.workers:
+        ap.error("--chunk must be >= 1 and 0 <= --worker < --workers")
+    return args
 
-    torch.set_num_threads(args.threads)  # more threads than free cores thrash under OpenMP
-    tmp = None
-    if args.results_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="compare_approaches-")
-        args.results_dir = tmp.name
-    started = time.perf_counter()
-    lines, levels = [], []
-    for n in args.ns:
-        for approach in args.approaches:
-            rows, seconds = run(args, approach, n)
-            lines.append(table_row(approach, n, rows, seconds))
-            levels.append(level_row(approach, n, rows))
-    print(
-        f"\n## Approaches on the toy test split ({args.problems} problems, "
-        f"seed {args.seed}, "
-        f"max_tokens {args.max_tokens}, PRM: {args.prm or 'models/toy-prm'})\n"
-    )
-    print(HEAD)
-    print("\n".join(lines))
-    print("\n| approach | n | L1 | L2 | L3 | L4 | L5 |\n|" + "---|" * 7)
-    print("\n".join(levels))
-    print(
-        f"\naccuracy: the approach's own answer (highest aggregated PRM score; majority "
-        f"voting for majority). weighted / majority: votes over all its completions. "
-        f"Total time {time.perf_counter() - started:.0f} s."
-    )
-    if tmp is not None:
-        tmp.cleanup()
+
+def main() -> None:
+    args = parse_args()
+    if not args.report_only:
+        import torch
+
+        torch.set_num_threads(args.threads)  # more threads than free cores thrash under OpenMP
+        started = time.perf_counter()
+        for i, (start, end) in enumerate(chunks(args)):
+            if i % args.workers != args.worker:
+                continue
+            for n in args.ns:
+                for approach in args.approaches:
+                    # Rows done by an earlier run with another --chunk are not redone.
+                    if not any(a <= start and end <= b for a, b in done_ranges(args, approach, n)):
+                        run_chunk(args, approach, n, start, end)
+            print(f"== rows [{start}, {end}) done at {time.perf_counter() - started:.0f} s")
+    report(args)
 
 
 if __name__ == "__main__":

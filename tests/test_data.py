@@ -49,7 +49,7 @@ def test_dataset_errors_name_file_and_row(tmp_path):
     with pytest.raises(DatasetError, match="row 1: field 'answer' must be a string"):
         to_problems(rows)
     rows[1] = {"problem": "b", "answer": "2", "unique_id": "u"}
-    with pytest.raises(DatasetError, match="rows 0 and 1: duplicate id 'u'"):
+    with pytest.raises(DatasetError, match="rows 0, 1: duplicate id 'u'"):
         to_problems(rows)
 
 

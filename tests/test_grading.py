@@ -23,7 +23,9 @@ def _nested_frac(depth: int) -> str:
 
 @pytest.fixture(scope="module")
 def grader():
-    with Grader(num_workers=2, timeout=5) as g:
+    # timeout 10 (math-verify's own alarms at 5 s): a legitimate first parse can take seconds
+    # on a loaded CI machine, and a timeout would grade it wrong.
+    with Grader(num_workers=2, timeout=10) as g:
         yield g
 
 
@@ -218,3 +220,50 @@ def test_dead_worker_is_replaced() -> None:
         assert g.grade(["4", "4"], ["4.0", "5"]) == [True, False]
         assert g.stats.restarts == 1
         assert g.stats.crashes == 0
+
+
+def _save_verdicts(path: str, gold: str, answers: list[str]) -> None:
+    """In a separate process: grade and save into the shared cache file."""
+    with Grader(num_workers=1, cache_path=path) as g:
+        g.grade([gold] * len(answers), answers)
+
+
+def test_concurrent_cache_writers_lose_nothing(tmp_path) -> None:
+    import multiprocessing as mp
+
+    path = str(tmp_path / "verdicts.json")
+    ctx = mp.get_context("spawn")
+    procs = [
+        ctx.Process(target=_save_verdicts, args=(path, str(k), [f"{k}.0", f"{k + 1}"]))
+        for k in range(3)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    grade = {(g, a): v for g, a, v in json.loads((tmp_path / "verdicts.json").read_text())["grade"]}
+    assert grade == {
+        (str(k), a): a.endswith(".0") for k in range(3) for a in (f"{k}.0", f"{k + 1}")
+    }
+
+
+def test_pathological_answers_graded_wrong_and_timed_out_once() -> None:
+    """Issue 8: a power tower, deeply nested LaTeX and a giant factorial cannot hang grading.
+
+    Each times out once (watchdog only: math-verify's own alarms are off); the same answer
+    against other golds is then graded False without another timeout.
+    """
+    bad = [POWER_TOWER, _nested_frac(2000), "1000000000!"]
+    with Grader(num_workers=1, timeout=1.0, math_verify_timeout=0) as g:
+        g.start()
+        start = time.monotonic()
+        verdicts = g.grade(["5"] * 3 + ["7"] * 3 + ["5"], bad + bad + ["5.0"])
+        assert verdicts == [False] * 6 + [True]
+        assert time.monotonic() - start < 30
+        assert g.stats.timeouts <= 3 and g.stats.known_slow + g.stats.timeouts >= 4
+        # clustering never compares a known-slow answer: no new timeout
+        timeouts = g.stats.timeouts
+        labels = g.cluster(["3", bad[0], "3.0"])
+        assert labels[0] == labels[2] and labels[1] not in (labels[0], -1)
+        assert g.stats.timeouts == timeouts

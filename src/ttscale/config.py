@@ -8,10 +8,19 @@ raises :class:`ConfigError` with every problem named by its dotted key, e.g.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ttscale.prm.aggregate import STRATEGIES
 
@@ -34,24 +43,62 @@ class ModelConfig(_Strict):
     dtype: str = "auto"
     batch_size: int = Field(64, ge=1)
     system_prompt: str | None = None
+    # Extra chat-template variables, e.g. Qwen3's {enable_thinking: false}.
+    chat_template_kwargs: dict[str, Any] = {}
     trust_remote_code: bool = False
+    # backend=vllm (ttscale.backends.vllm); gpu_memory_utilization is shared with the PRM.
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
     tensor_parallel_size: int = Field(1, ge=1)
+    enable_prefix_caching: bool = True
+    max_model_len: int | None = Field(None, ge=1)
+    # backend=openai (ttscale.backends.openai): a server at base_url, or one we start (serve).
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = None  # else OPENAI_API_KEY; redacted everywhere
+    serve: bool = False  # start `transformers serve` for path on localhost, stop it after
+    endpoint: Literal["completions", "chat"] = "completions"
+    served_name: str | None = None  # the requests' "model" field (default: path)
+    tokenizer: str | None = None  # chat template + token counts (default: path)
+    concurrency: int = Field(8, ge=1)
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    retry_backoff: float = Field(0.5, ge=0)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _server(self) -> ModelConfig:
+        if self.backend != "openai":
+            return self
+        if self.serve == bool(self.base_url):
+            raise ValueError("backend=openai needs exactly one of model.base_url, model.serve=true")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("model.base_url must start with http:// or https://")
+        return self
 
 
 class PRMConfig(_Strict):
+    """``name`` is the family (ttscale.prm.OPTIONS); null keys take the family's default."""
+
     name: str
     path: str | None = None
     batch_size: int = Field(32, ge=1)
     device: str = "auto"
     dtype: str = "auto"
-    step_tag: str = "ки"
-    good_token: str = "+"
-    bad_token: str = "-"
-    noise: float = Field(0.0, ge=0)
+    step_tag: str | None = None
+    good_token: str | None = None
+    bad_token: str | None = None
+    token_ids: dict[str, int] | None = None  # pins, e.g. {step_tag: 12902}
+    system_prompt: str | None = None
+    noise: float | None = Field(None, ge=0)
     gpu_memory_utilization: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _family(self) -> PRMConfig:
+        from ttscale.prm import check_options
+
+        problems = check_options(self.name, self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class DatasetConfig(_Strict):
@@ -87,9 +134,39 @@ class ShardConfig(_Strict):
 
 
 class StorageConfig(_Strict):
+    """``local``: parquet under results_dir. ``hub``: a Hub dataset (results_dir stages files).
+
+    The Hub token is read from the environment (``HF_TOKEN``), never from config.
+    """
+
     name: Literal["local", "hub"] = "local"
     results_dir: str
-    repo_id: str | None = None
+    repo_id: str | None = Field(None, validate_default=True)
+    private: bool = True
+    revision: str = "main"  # where the merge pushes the merged configs and the card
+    max_retries: int = Field(6, ge=0)  # per Hub call, on 409/412/429/5xx
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_id(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None and info.data.get("name") == "hub":
+            raise ValueError("required when storage.name=hub")
+        # The Hub's rules (huggingface_hub.utils.validate_repo_id), checked here so a typo
+        # fails at validation, not after a shard has run.
+        ok = v is None or (
+            re.fullmatch(r"([\w.-]+/)?[\w.-]+", v) is not None
+            and len(v) <= 96
+            and "--" not in v
+            and ".." not in v
+            and not v.endswith(".git")
+            and not any(p.startswith(("-", ".")) or p.endswith(("-", ".")) for p in v.split("/"))
+        )
+        if not ok:
+            raise ValueError(
+                "must be a Hub repo id 'owner/name' (letters, digits, '-', '_', '.'; "
+                "no '--' or '..'; at most 96 characters)"
+            )
+        return v
 
 
 class TrackingConfig(_Strict):
@@ -144,6 +221,8 @@ class RunConfig(_Strict):
     agg_strategy: str = "last"
     progress: bool = True
     overwrite: bool = False
+    threads: int | None = Field(None, ge=1)
+    checkpoint_every: int | None = Field(None, ge=1)
 
     @field_validator("temperature")
     @classmethod
@@ -173,12 +252,12 @@ def validate(cfg: Any) -> tuple[RunConfig, Any, Any]:
     Raises:
         ConfigError: naming every offending key, before any model or dataset loads.
     """
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import DictConfig
 
     from ttscale.search import APPROACHES
     from ttscale.temperatures import SCHEDULES
 
-    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    data = _resolve(cfg) if isinstance(cfg, DictConfig) else cfg
     data = {k: v for k, v in data.items() if k not in ("hydra", "paths")}
     try:
         run = RunConfig.model_validate(data)
@@ -186,10 +265,43 @@ def validate(cfg: Any) -> tuple[RunConfig, Any, Any]:
         raise ConfigError(_format(err)) from None
     approach = _options(APPROACHES, "approach", run.approach.model_dump())
     schedule = _options(SCHEDULES, "temperature_schedule", run.temperature_schedule.model_dump())
-    problems = [*approach.check(run), *schedule.check(run)]
+    problems = [*approach.check(run), *schedule.check(run), *_backend_problems(run, approach)]
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return run, approach, schedule
+
+
+def _backend_problems(run: RunConfig, approach: Any) -> list[str]:
+    """Rules across model, PRM and approach: GPU memory shares, chat vs step search."""
+    from ttscale.search.steps import StepOptions
+
+    problems = []
+    m, p = run.model, run.prm
+    total = m.gpu_memory_utilization + p.gpu_memory_utilization
+    if p.name != "none" and total > 1 + 1e-9:
+        problems.append(
+            f"model.gpu_memory_utilization ({m.gpu_memory_utilization:g}) + "
+            f"prm.gpu_memory_utilization ({p.gpu_memory_utilization:g}) = {total:g} > 1: "
+            "the generator and the PRM share one GPU"
+        )
+    if m.backend == "openai" and m.endpoint == "chat" and isinstance(approach, StepOptions):
+        problems.append(
+            f"model.endpoint: chat cannot continue partial solutions, which "
+            f"approach={run.approach.name} needs; use model.endpoint=completions"
+        )
+    return problems
+
+
+def _resolve(cfg: Any) -> dict[str, Any]:
+    """The config as plain data; a broken ``${...}`` interpolation names its key."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "(config)"
+        raise ConfigError(f"invalid config:\n  {key}: {str(err).splitlines()[0]}") from None
 
 
 def _options(registry, key: str, data: dict[str, Any]):
@@ -205,6 +317,8 @@ def _options(registry, key: str, data: dict[str, Any]):
 
 
 def _format(err: ValidationError, prefix: str = "") -> str:
+    from ttscale.redact import is_secret_key
+
     lines = []
     for e in err.errors():
         key = prefix + ".".join(str(p) for p in e["loc"])
@@ -212,9 +326,9 @@ def _format(err: ValidationError, prefix: str = "") -> str:
         if e["type"] == "extra_forbidden":
             msg = "unknown key (typo?)"
         elif "input" in e and e["type"] != "missing" and not isinstance(e["input"], dict):
-            secret = any(m in key.lower() for m in ("api_key", "token", "secret", "password"))
-            msg += " (value hidden)" if secret else f" (got {e['input']!r})"
-        lines.append(f"{key or '(root)'}: {msg}")
+            msg += " (value hidden)" if is_secret_key(key) else f" (got {e['input']!r})"
+        # A section's own check names its keys in full ("prm.path: ..."): no second prefix.
+        lines.append(msg if key and msg.startswith(f"{key}.") else f"{key or '(root)'}: {msg}")
     return "invalid config:\n  " + "\n  ".join(lines)
 
 

@@ -13,6 +13,14 @@ class DatasetError(ValueError):
     """A dataset that cannot be used as given; the message names the file and row."""
 
 
+class JSONLRows(list):
+    """Rows read from a JSONL file, with the line (counted from 1) each came from."""
+
+    def __init__(self, rows: list[dict[str, Any]], lines: list[int]) -> None:
+        super().__init__(rows)
+        self.lines = lines
+
+
 def load_rows(source: str, path: str | None, split: str, name: str) -> list[dict[str, Any]]:
     """Raw rows from ``source``: ``toy`` (embedded arith split), ``file`` or ``hub``."""
     if source == "toy":
@@ -26,12 +34,18 @@ def load_rows(source: str, path: str | None, split: str, name: str) -> list[dict
     if source == "hub":
         try:
             import datasets
-        except ImportError as err:  # pragma: no cover - depends on the install
+        except ImportError:
             raise DatasetError(
                 f"dataset.source=hub needs the `datasets` package (pip install datasets) to "
                 f"load {path!r}; or download it and use dataset.source=file"
-            ) from err
-        return [dict(r) for r in datasets.load_dataset(path, split=split)]  # pragma: no cover
+            ) from None
+        try:
+            return [dict(r) for r in datasets.load_dataset(path, split=split)]
+        except Exception as err:  # no network, no such repo or split: the user's to fix
+            raise DatasetError(
+                f"dataset.path={path!r}, dataset.split={split!r}: cannot load it from the Hub "
+                f"({type(err).__name__}: {err}); or download it and use dataset.source=file"
+            ) from None
     raise DatasetError(f"dataset.source must be toy, file or hub, got {source!r} ({name})")
 
 
@@ -39,30 +53,64 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(f"dataset.path: no such file {str(path)!r}")
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        rows = pq.read_table(path).to_pylist()
+        rows = _read_parquet(path)
     elif path.suffix in (".jsonl", ".json"):
-        rows = []
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise DatasetError(
+                f"dataset.path: {path} is not UTF-8 text (byte {err.start})"
+            ) from None
         if path.suffix == ".json" and text.lstrip().startswith("["):
-            rows = json.loads(text)
+            rows = _parse_json_array(path, text)
         else:
-            for lineno, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DatasetError(f"{path}:{lineno}: malformed JSON ({err.msg})") from err
-                if not isinstance(row, dict):
-                    raise DatasetError(f"{path}:{lineno}: a row must be a JSON object")
-                rows.append(row)
+            rows = _parse_jsonl(path, text)
     else:
         raise DatasetError(f"dataset.path: {path} must end in .jsonl, .json or .parquet")
     if not rows:
         raise DatasetError(f"dataset.path: {path} has no rows")
     return rows
+
+
+def _read_parquet(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as err:  # ArrowInvalid, OSError: a truncated or foreign file
+        raise DatasetError(f"dataset.path: {path} is not readable parquet ({err})") from None
+
+
+def _parse_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
+    """One JSON object per line; errors name the line (counted from 1)."""
+    rows, lines = [], []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DatasetError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path}:{lineno}: a row must be a JSON object")
+        rows.append(row)
+        lines.append(lineno)
+    return JSONLRows(rows, lines)
+
+
+def _parse_json_array(path: Path, text: str) -> list[dict[str, Any]]:
+    """A JSON array of objects; errors name the line, or the row (counted from 0)."""
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DatasetError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path} row {i}: a row must be a JSON object")
+    return rows
+
+
+MAX_REPORTED = 10  # bad rows listed in one error; a broken file should not flood the terminal
 
 
 def to_problems(
@@ -73,31 +121,76 @@ def to_problems(
     id_key: str | None = "unique_id",
     where: str = "dataset",
 ) -> list[Problem]:
-    """Validate rows and turn them into problems. Errors name the row and the field."""
-    problems, seen = [], {}
+    """Validate rows and turn them into problems.
+
+    Raises:
+        DatasetError: one line per bad row (the first ten), naming the row (counted from 0,
+            as ``dataset.start``) and the field; then every duplicate id with its rows.
+    """
+    problems, errors, rows_of = [], [], {}
     for i, row in enumerate(rows):
-        for key in (problem_key, answer_key):
-            if key not in row:
-                raise DatasetError(f"{where} row {i}: missing field {key!r} (has {sorted(row)})")
-        q, a = row[problem_key], row[answer_key]
-        if not isinstance(q, str) or not q.strip():
-            raise DatasetError(f"{where} row {i}: field {problem_key!r} must be a non-empty string")
-        if isinstance(a, bool) or not isinstance(a, (str, int)):
-            raise DatasetError(
-                f"{where} row {i}: field {answer_key!r} must be a string, got {type(a).__name__}"
-            )
+        error = _row_error(row, problem_key, answer_key)
+        if error:
+            errors.append(f"{where} {_row_name(rows, [i])}: {error}")
+            continue
         uid = str(row[id_key]) if id_key and row.get(id_key) is not None else f"row-{i}"
-        if uid in seen:
-            raise DatasetError(f"{where} rows {seen[uid]} and {i}: duplicate id {uid!r}")
-        seen[uid] = i
+        rows_of.setdefault(uid, []).append(i)
         level = row.get("level")
         extra = {
             k: v for k, v in row.items() if k not in (problem_key, answer_key, id_key, "level")
         }
+        q, a = row[problem_key], row[answer_key]
         problems.append(
             Problem(i, uid, q, str(a), int(level) if isinstance(level, int) else None, extra)
         )
+    errors += [
+        f"{where} {_row_name(rows, at)}: duplicate id {uid!r}"
+        for uid, at in rows_of.items()
+        if len(at) > 1
+    ]
+    if errors:
+        more = len(errors) - MAX_REPORTED
+        tail = [f"... and {more} more"] if more > 0 else []
+        raise DatasetError("\n".join(errors[:MAX_REPORTED] + tail))
     return problems
+
+
+def _row_name(rows: list[dict[str, Any]], at: list[int]) -> str:
+    """``row 12`` or ``rows 0, 2``, with their lines for a JSONL file: ``row 12 (line 14)``."""
+    lines = getattr(rows, "lines", None)
+    name = f"row{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}"
+    if lines:
+        name += f" (line{'s' if len(at) > 1 else ''} {', '.join(str(lines[i]) for i in at)})"
+    return name
+
+
+def _row_error(row: dict[str, Any], problem_key: str, answer_key: str) -> str | None:
+    """What is wrong with one row, or None."""
+    for key in (problem_key, answer_key):
+        if key not in row:
+            return f"missing field {key!r} (has {sorted(row)})"
+    q, a = row[problem_key], row[answer_key]
+    if not isinstance(q, str) or not q.strip():
+        return f"field {problem_key!r} must be a non-empty string"
+    # Integer answers (AIME-style datasets) are read as strings; anything else is ambiguous.
+    if isinstance(a, bool) or not isinstance(a, (str, int)):
+        return f"field {answer_key!r} must be a string, got {type(a).__name__}"
+    return None
+
+
+def row_range(
+    total: int, start: int | None, end: int | None, num_samples: int | None
+) -> tuple[int, int]:
+    """The dataset rows [lo, hi) a run covers, before sharding; errors name the key."""
+    lo = start or 0
+    hi = end if end is not None else total
+    if lo >= total:
+        raise DatasetError(f"dataset.start: {lo} is past the dataset's last row ({total} rows)")
+    if hi > total:
+        raise DatasetError(f"dataset.end: {hi} is past the dataset's end ({total} rows)")
+    if num_samples is not None:
+        hi = min(hi, lo + num_samples)
+    return lo, hi
 
 
 def shard_range(total: int, index: int, count: int) -> tuple[int, int]:

@@ -46,22 +46,32 @@ def evaluate(
         agg = (
             [agg_steps(s, agg_strategy) for s in r.scores] if has_scores else [math.nan] * len(ans)
         )
-        methods = ("naive", "weighted", "maj") if has_scores else ("maj",)
-        m = problem_metrics(
-            labels,
-            correct,
-            agg if has_scores else None,
-            draws=draws,
-            seed=seed,
-            key=p.unique_id,
-            mode=subset_mode,
-            methods=methods,
-        )
-        m["tokens"] = float(r.generated_tokens)
-        m["prm_tokens"] = float(r.prm_tokens)
-        per_problem.append(m)
         rows.append(_row(p, r, ans, labels, correct, agg, has_scores, seed))
+        per_problem.append(row_metrics(rows[-1], draws=draws, subset_mode=subset_mode))
     return rows, aggregate(per_problem, missing="drop"), per_problem
+
+
+def row_metrics(
+    row: dict[str, Any], *, draws: int = 100, subset_mode: str = "random"
+) -> dict[str, float]:
+    """One output row's metrics, from its stored columns alone.
+
+    The merge of a sharded run uses it too, so merged metrics equal an unsharded run's.
+    """
+    has_scores = any(row["scores"])
+    m = problem_metrics(
+        row["answer_labels"],
+        row["correct"],
+        row["agg_scores"] if has_scores else None,
+        draws=draws,
+        seed=row["seed"],
+        key=row["unique_id"],
+        mode=subset_mode,
+        methods=("naive", "weighted", "maj") if has_scores else ("maj",),
+    )
+    m["tokens"] = float(row["generated_tokens"])
+    m["prm_tokens"] = float(row["prm_tokens"])
+    return m
 
 
 def _choose(ans, labels, agg, idx: Sequence[int], method: str) -> int | None:

@@ -17,20 +17,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
-import multiprocessing as mp
 import os
-import re
-import signal
 import tempfile
-import time
-import weakref
-from collections import deque
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection, wait
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from ttscale.answers import extract_answer, normalize_answer
+from ttscale.grading_pool import GraderStats, _Pool
 
 logger = logging.getLogger(__name__)
 
@@ -45,497 +39,24 @@ __all__ = [
 _CACHE_FORMAT = "ttscale.grading/v1"
 
 # --------------------------------------------------------------------------------------------
-# Answer extraction
-# --------------------------------------------------------------------------------------------
-
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-_BARE_TOKEN_RE = re.compile(r"[^\s${}]+")
-_FALLBACK_RES = (
-    re.compile(r"final\s+answer\s+is\s*:?", re.IGNORECASE),
-    re.compile(r"answer\s+is\s*:?", re.IGNORECASE),
-    re.compile(r"answer\s*:", re.IGNORECASE),
-)
-_SENTENCE_END_RE = re.compile(r"\.(?:\s|$)")
-_DELIMS = (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"))
-
-
-def _box_span(text: str, cmd_end: int) -> tuple[str, int] | None:
-    """Parse the argument of a box command ending at ``cmd_end``.
-
-    Args:
-        text: The full text.
-        cmd_end: Index just past ``\\boxed`` / ``\\fbox``.
-
-    Returns:
-        ``(content, end_index)``, or None when the argument is missing or its braces never close.
-    """
-    n = len(text)
-    i = cmd_end
-    while i < n and text[i].isspace():
-        i += 1
-    if i >= n:
-        return None
-    if text[i] != "{":
-        if i == cmd_end and not text[i].isdigit() and text[i] not in "-+.":
-            return None  # ``\boxed`` glued to something that is not an argument
-        m = _BARE_TOKEN_RE.match(text, i)
-        return (m.group(0), m.end()) if m else None
-    depth = 0
-    j = i
-    while j < n:
-        c = text[j]
-        if c == "\\":  # escaped char, e.g. \{ or \}: not a grouping brace
-            j += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j], j + 1
-        j += 1
-    return None
-
-
-def _strip_delims(s: str) -> str:
-    """Remove whitespace and matching outer math delimiters (``$``, ``\\(``, ``\\[``, ``**``)."""
-    s = s.strip()
-    changed = True
-    while changed:
-        changed = False
-        for left, right in _DELIMS:
-            if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
-                s = s[len(left) : len(s) - len(right)].strip()
-                changed = True
-    return s
-
-
-def _clean(s: str) -> str:
-    """Strip whitespace, outer delimiters and one trailing period."""
-    s = _strip_delims(s)
-    if s.endswith(".") and not s.endswith(".."):
-        s = _strip_delims(s[:-1])
-    return s
-
-
-def _last_box(text: str) -> str | None:
-    """Content of the last complete, non-empty top-level ``\\boxed``/``\\fbox`` in ``text``."""
-    found: str | None = None
-    pos = 0
-    while True:
-        m = _BOX_RE.search(text, pos)
-        if m is None:
-            return found
-        span = _box_span(text, m.end())
-        if span is None:
-            pos = m.end()
-            continue
-        content, pos = span
-        content = _clean(content)
-        while (inner := _BOX_RE.match(content)) is not None:  # \boxed{\boxed{x}} -> x
-            inner_span = _box_span(content, inner.end())
-            if inner_span is None or inner_span[1] != len(content):
-                break
-            content = _clean(inner_span[0])
-        if content:
-            found = content
-
-
-def _fallback(text: str) -> str | None:
-    """Answer after "final answer is" / "answer is" / "answer:" (last occurrence), if any."""
-    for pattern in _FALLBACK_RES:
-        matches = list(pattern.finditer(text))
-        if not matches:
-            continue
-        rest = text[matches[-1].end() :].lstrip(" \t*")
-        line = rest.split("\n", 1)[0].strip()
-        for left, right in (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-            if line.startswith(left):
-                stripped = line.lstrip("$") if left == "$" else line[len(left) :]
-                close = stripped.find(right)
-                if close > 0:
-                    line = stripped[:close]
-                break
-        else:
-            end = _SENTENCE_END_RE.search(line)
-            if end is not None:
-                line = line[: end.start()]
-        answer = _clean(line.strip("* "))
-        if answer:
-            return answer
-    return None
-
-
-def extract_answer(text: str | None) -> str | None:
-    """Extract the final answer from a model's solution.
-
-    Uses the content of the last ``\\boxed{...}`` (nested braces and ``\\fbox{}`` handled; also
-    ``\\boxed 5``). Without a box, falls back to "final answer is $X$" / "The final answer is X",
-    then "The answer is X", then "Answer: X".
-
-    Args:
-        text: The generated solution.
-
-    Returns:
-        The answer, stripped of whitespace, outer ``$`` and a trailing period; None if not found.
-    """
-    if not text:
-        return None
-    boxed = _last_box(text)
-    return boxed if boxed is not None else _fallback(text)
-
-
-# --------------------------------------------------------------------------------------------
-# Normalisation
-# --------------------------------------------------------------------------------------------
-
-_LATEX_SPACE_RE = re.compile(r"\\[,;:! ]|\\q?quad(?![A-Za-z])|\\(?:left|right)(?![A-Za-z])")
-_WS_RE = re.compile(r"\s+")
-
-
-def normalize_answer(s: str) -> str:
-    """Lightly normalise an answer for exact-match fast paths.
-
-    Strips whitespace, outer ``$`` (and ``\\(...\\)``), LaTeX spacing commands,
-    ``\\left``/``\\right``, all remaining whitespace and one trailing period, and maps
-    ``\\dfrac``/``\\tfrac`` to ``\\frac``. This never decides that two answers differ; it only
-    lets identical-looking answers skip math-verify.
-
-    Args:
-        s: An answer string.
-
-    Returns:
-        The normalised string ("" for an empty answer).
-    """
-    s = _clean(s)
-    s = _LATEX_SPACE_RE.sub("", s)
-    s = _WS_RE.sub("", s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    if s.endswith(".") and not s.endswith(".."):
-        s = s[:-1]
-    return s
-
-
-def _to_parse_input(s: str) -> str:
-    """Wrap an answer so that math-verify's LaTeX extractor sees it (``$...$``)."""
-    if "\\boxed" in s or "\\fbox" in s:
-        return s
-    return f"${_strip_delims(s)}$"
-
-
-# --------------------------------------------------------------------------------------------
-# Worker side
-# --------------------------------------------------------------------------------------------
-
-_READY = -1  # first message of a worker; afterwards each result is the int (index << 1) | verdict
-
-
-def _worker_main(conn: Connection, mv_timeout: int) -> None:
-    """Worker loop: receive chunks of tasks, send one small int per finished task.
-
-    Args:
-        conn: The worker's end of a duplex pipe.
-        mv_timeout: Seconds passed to math-verify's own (SIGALRM) timeouts.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
-    for name in ("math_verify", "latex2sympy2_extended"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    from math_verify import parse, verify
-
-    parsed: dict[str, Any] = {}
-
-    def p(s: str) -> Any:
-        out = parsed.get(s)
-        if out is None:
-            if len(parsed) >= 16384:
-                parsed.clear()
-            out = parse(_to_parse_input(s), parsing_timeout=mv_timeout)
-            parsed[s] = out
-        return out
-
-    def run(kind: str, x: str, y: str) -> bool:
-        px, py = p(x), p(y)
-        if verify(px, py, timeout_seconds=mv_timeout):
-            return True
-        return kind == "e" and bool(verify(py, px, timeout_seconds=mv_timeout))
-
-    with contextlib.suppress(Exception):  # warm up lazy parsers before the clock starts
-        run("g", "1", "1")
-    conn.send(_READY)
-    while True:
-        try:
-            tasks = conn.recv()
-        except (EOFError, OSError):
-            return
-        if tasks is None:
-            return
-        for i, (kind, x, y) in enumerate(tasks):
-            try:
-                verdict = run(kind, x, y)
-            except Exception:  # any failure grades False
-                verdict = False
-            conn.send((i << 1) | int(verdict))
-
-
-# --------------------------------------------------------------------------------------------
-# Parent side: the pool
-# --------------------------------------------------------------------------------------------
-
-Task = tuple[str, str, str]  # (kind, x, y): kind "g" = verify(x, y); "e" = either order
-
-
-@dataclass
-class GraderStats:
-    """Counters of a Grader's work.
-
-    Attributes:
-        mv_calls: Items evaluated by math-verify in a worker (grade pairs and equivalence pairs).
-        cache_hits: Items answered from the verdict cache (earlier calls or the cache file).
-        duplicates: Items that repeated an earlier item of the same call (evaluated once).
-        fast_path: Items decided without math-verify (identical after normalisation, or empty).
-        none_answers: Items with a None answer (graded False / labelled -1).
-        timeouts: Items that ran past the timeout (graded False, worker replaced).
-        crashes: Items whose worker died (graded False, worker replaced).
-        restarts: Workers killed and replaced.
-    """
-
-    mv_calls: int = 0
-    cache_hits: int = 0
-    duplicates: int = 0
-    fast_path: int = 0
-    none_answers: int = 0
-    timeouts: int = 0
-    crashes: int = 0
-    restarts: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """Return the counters as a plain dict."""
-        return asdict(self)
-
-
-class _Worker:
-    """One worker process and the parent's view of its progress."""
-
-    __slots__ = ("proc", "conn", "ready", "chunk", "done", "since", "started")
-
-    def __init__(self, proc: Any, conn: Connection) -> None:
-        self.proc = proc
-        self.conn = conn
-        self.ready = False
-        self.chunk: list[int] | None = None
-        self.done = 0
-        self.started = time.monotonic()
-        self.since = self.started
-
-
-def _stop_workers(workers: list[_Worker], graceful: bool = True) -> None:
-    """Stop (then kill if needed) the given workers and empty the list."""
-    for w in workers:
-        if graceful and w.proc.is_alive():
-            with contextlib.suppress(OSError, ValueError):
-                w.conn.send(None)
-    deadline = time.monotonic() + (1.0 if graceful else 0.0)
-    for w in workers:
-        w.proc.join(max(0.0, deadline - time.monotonic()))
-        if w.proc.is_alive():
-            w.proc.kill()
-            w.proc.join(1.0)
-        w.conn.close()
-    workers.clear()
-
-
-def _get_context(start_method: str | None) -> Any:
-    """Multiprocessing context: forkserver (math_verify preloaded) where available, else spawn."""
-    if start_method is None:
-        start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    if start_method == "fork":
-        raise ValueError("start_method='fork' is unsafe here; use 'forkserver' or 'spawn'")
-    ctx = mp.get_context(start_method)
-    if start_method == "forkserver":
-        try:
-            from multiprocessing import forkserver
-
-            current = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
-        except Exception:  # private detail: use the default
-            current = ["__main__"]
-        wanted = [m for m in ("math_verify", __name__) if m not in current]
-        if wanted:  # only takes effect if the fork server has not started yet
-            ctx.set_forkserver_preload(current + wanted)
-    return ctx
-
-
-class _Pool:
-    """Worker processes with a per-item watchdog; runs lists of tasks."""
-
-    def __init__(
-        self,
-        num_workers: int,
-        timeout: float,
-        chunk_size: int,
-        start_method: str | None,
-        startup_timeout: float,
-        mv_timeout: int,
-    ) -> None:
-        self.num_workers = num_workers
-        self.timeout = timeout
-        self.chunk_size = chunk_size
-        self.startup_timeout = startup_timeout
-        self.mv_timeout = mv_timeout
-        self.start_method = start_method
-        self._ctx: Any = None
-        self.workers: list[_Worker] = []
-        self._finalizer = weakref.finalize(self, _stop_workers, self.workers, False)
-
-    def _spawn(self) -> _Worker:
-        if self._ctx is None:
-            self._ctx = _get_context(self.start_method)
-        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(
-            target=_worker_main,
-            args=(child_conn, self.mv_timeout),
-            daemon=True,
-            name="ttscale-grader",
-        )
-        proc.start()
-        child_conn.close()  # so that the parent sees EOF when the worker dies
-        return _Worker(proc, parent_conn)
-
-    def start(self) -> None:
-        """Start any missing workers."""
-        while len(self.workers) < self.num_workers:
-            self.workers.append(self._spawn())
-
-    def close(self) -> None:
-        """Stop all workers."""
-        _stop_workers(self.workers)
-
-    def _replace(self, w: _Worker, stats: GraderStats) -> None:
-        if w.proc.is_alive():
-            w.proc.kill()
-        w.proc.join(1.0)
-        w.conn.close()
-        self.workers[self.workers.index(w)] = self._spawn()
-        stats.restarts += 1
-
-    def run(self, tasks: list[Task], stats: GraderStats) -> list[bool]:
-        """Evaluate ``tasks`` in the workers.
-
-        Args:
-            tasks: The tasks, already deduplicated.
-            stats: Counters to update.
-
-        Returns:
-            One verdict per task, in order; False for tasks that timed out or crashed a worker.
-        """
-        if not tasks:
-            return []
-        try:
-            return self._run(tasks, stats)
-        except BaseException:
-            _stop_workers(self.workers, graceful=False)  # unknown pipe state: start afresh
-            raise
-
-    def _run(self, tasks: list[Task], stats: GraderStats) -> list[bool]:
-        self.start()
-        n = len(tasks)
-        size = max(1, min(self.chunk_size, math.ceil(n / (4 * len(self.workers)))))
-        pending: deque[list[int]] = deque(
-            list(range(s, min(s + size, n))) for s in range(0, n, size)
-        )
-        results: list[bool] = [False] * n
-        remaining = n
-        startup_failures = 0
-
-        def fail_current(w: _Worker) -> None:
-            """Grade the worker's current item False and requeue the rest of its chunk."""
-            nonlocal remaining
-            assert w.chunk is not None
-            remaining -= 1
-            rest = w.chunk[w.done + 1 :]
-            if rest:
-                pending.appendleft(rest)
-            w.chunk = None
-
-        while remaining:
-            now = time.monotonic()
-            for w in list(self.workers):
-                if w.chunk is None and pending:
-                    if not w.proc.is_alive():  # died while idle: no item to blame
-                        self._replace(w, stats)
-                        continue
-                    chunk = pending.popleft()
-                    try:
-                        w.conn.send([tasks[j] for j in chunk])
-                    except (OSError, ValueError):
-                        pending.appendleft(chunk)
-                        self._replace(w, stats)
-                        continue
-                    w.chunk, w.done, w.since = chunk, 0, now
-            busy = [w for w in self.workers if w.chunk is not None]
-            if not busy:  # every send failed; the replacements take the chunks next time
-                continue
-            deadline = min(
-                (w.since + self.timeout) if w.ready else (w.started + self.startup_timeout)
-                for w in busy
-            )
-            handles: dict[Any, _Worker] = {}
-            for w in busy:
-                handles[w.conn] = w
-                handles[w.proc.sentinel] = w
-            fired = wait(list(handles), timeout=max(0.0, deadline - now))
-            now = time.monotonic()
-            dead: set[int] = set()
-            for w in busy:
-                try:
-                    while w.chunk is not None and w.conn.poll():
-                        msg = w.conn.recv()
-                        w.since = now
-                        if msg == _READY:
-                            w.ready = True
-                            continue
-                        i, verdict = msg >> 1, bool(msg & 1)
-                        results[w.chunk[i]] = verdict
-                        remaining -= 1
-                        stats.mv_calls += 1
-                        w.done = i + 1
-                        if w.done == len(w.chunk):
-                            w.chunk = None
-                except (EOFError, OSError):
-                    dead.add(id(w))
-                if w.proc.sentinel in fired and not w.proc.is_alive():
-                    dead.add(id(w))
-            for w in busy:
-                if id(w) in dead:
-                    if w.chunk is not None:
-                        if w.ready:
-                            logger.warning("grader worker died; item graded False")
-                            stats.crashes += 1
-                            fail_current(w)
-                        else:
-                            startup_failures += 1
-                            pending.appendleft(w.chunk[w.done :])
-                            w.chunk = None
-                            if startup_failures > 3:
-                                raise RuntimeError(
-                                    "grader workers keep dying at start-up "
-                                    "(is math-verify installed?)"
-                                )
-                    self._replace(w, stats)
-                elif w.chunk is not None and not w.conn.poll():
-                    if w.ready and now - w.since > self.timeout:
-                        stats.timeouts += 1
-                        fail_current(w)
-                        self._replace(w, stats)
-                    elif not w.ready and now - w.started > self.startup_timeout:
-                        raise RuntimeError(
-                            f"grader worker did not start within {self.startup_timeout:.0f} s"
-                        )
-        return results
-
-
-# --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (``flock``) on ``path``; a no-op where fcntl is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: atomic replace still keeps the file whole
+        yield
+        return
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _math_verify_version() -> str:
@@ -625,27 +146,31 @@ class Grader:
     # -- persistence ------------------------------------------------------------------------
 
     @staticmethod
-    def _read(path: Path) -> tuple[dict[tuple[str, str], bool], dict[tuple[str, str], bool]]:
+    def _read(
+        path: Path,
+    ) -> tuple[dict[tuple[str, str], bool], dict[tuple[str, str], bool], set[str]]:
+        """(grade verdicts, equivalence verdicts, answers known to time out) of a cache file."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != _CACHE_FORMAT:
                 raise ValueError(f"unknown format {data.get('format')!r}")
             if data.get("math_verify") != _math_verify_version():
                 logger.warning("ignoring %s: written by another math-verify version", path)
-                return {}, {}
+                return {}, {}, set()
             grade = {(g, a): bool(v) for g, a, v in data["grade"]}
             equiv = {(a, b): bool(v) for a, b, v in data["equiv"]}
-            return grade, equiv
+            return grade, equiv, {str(a) for a in data.get("slow", [])}
         except FileNotFoundError:
-            return {}, {}
+            return {}, {}, set()
         except (OSError, ValueError, KeyError, TypeError) as e:
             logger.warning("ignoring unreadable grading cache %s: %s", path, e)
-            return {}, {}
+            return {}, {}, set()
 
     def _load(self, path: Path) -> None:
-        grade, equiv = self._read(path)
+        grade, equiv, slow = self._read(path)
         self._grade_cache.update(grade)
         self._equiv_cache.update(equiv)
+        self._pool.slow.update(slow)
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:
         """Merge the verdict cache into a JSON file, atomically (temp file + ``os.replace``).
@@ -656,25 +181,31 @@ class Grader:
         target = Path(path) if path is not None else self.cache_path
         if target is None:
             raise ValueError("no cache path given")
-        grade, equiv = self._read(target)  # keep entries another process added meanwhile
-        grade.update(self._grade_cache)
-        equiv.update(self._equiv_cache)
-        data = {
-            "format": _CACHE_FORMAT,
-            "math_verify": _math_verify_version(),
-            "grade": [[g, a, v] for (g, a), v in grade.items()],
-            "equiv": [[a, b, v] for (a, b), v in equiv.items()],
-        }
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        # The lock makes read-merge-replace one step, so concurrent savers lose no entries;
+        # the temp file + rename means a reader never sees half a file even without it.
+        with _file_lock(target.with_name(target.name + ".lock")):
+            # keep entries another process added meanwhile
+            grade, equiv, slow = self._read(target)
+            grade.update(self._grade_cache)
+            equiv.update(self._equiv_cache)
+            slow.update(self._pool.slow)
+            data = {
+                "format": _CACHE_FORMAT,
+                "math_verify": _math_verify_version(),
+                "grade": [[g, a, v] for (g, a), v in grade.items()],
+                "equiv": [[a, b, v] for (a, b), v in equiv.items()],
+                "slow": sorted(slow),
+            }
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(data, f, ensure_ascii=False)
+                os.replace(tmp, target)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
         if target == self.cache_path:
             self._dirty = False
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
+from ttscale.checkpoint import ShardCheckpoint, exit_on_signals, solve_checkpointed
 from ttscale.config import RunConfig, validate
-from ttscale.data import load_rows, shard_range, to_problems
+from ttscale.data import load_rows, row_range, shard_range, to_problems
 from ttscale.naming import chunk_name, run_name
-from ttscale.store import LocalStore
+from ttscale.preflight import preflight
+from ttscale.store import build_store
 from ttscale.types import Problem
 
 log = logging.getLogger("ttscale")
@@ -24,37 +27,32 @@ def select_problems(run: RunConfig) -> tuple[list[Problem], int, int]:
         problem_key=d.problem_key,
         answer_key=d.answer_key,
         id_key=d.id_key,
-        where=f"dataset {d.name}",
+        where=f"dataset.path={d.path}" if d.source == "file" else f"dataset {d.name}",
     )
-    lo = d.start or 0
-    hi = d.end if d.end is not None else len(problems)
-    if d.num_samples is not None:
-        hi = min(hi, lo + d.num_samples)
-    if hi > len(problems) or lo >= len(problems):
-        raise ValueError(
-            f"dataset.start/end: rows [{lo}, {hi}) are outside the dataset's {len(problems)} rows"
-        )
+    lo, hi = row_range(len(problems), d.start, d.end, d.num_samples)
     start, end = shard_range(hi - lo, run.shard.index, run.shard.count)
     return problems[lo + start : lo + end], lo + start, lo + end
 
 
 def main(cfg: Any) -> dict[str, Any]:
     """Run the shard that ``cfg`` describes; return its summary (also written beside it)."""
-    from ttscale.backends import build_generator
-    from ttscale.evaluate import evaluate
+    from ttscale.backends import build_generator, close_generator
     from ttscale.grading import Grader
+    from ttscale.metrics import aggregate
     from ttscale.prm import build_prm
     from ttscale.prompts import build_prompt
     from ttscale.report import results_table
     from ttscale.search import APPROACHES
     from ttscale.search.base import Context
+    from ttscale.threads import set_torch_threads
     from ttscale.tracking import Tracker
 
     run, options, schedule = validate(cfg)
     problems, start, end = select_problems(run)
     name = run_name(run, options, schedule)
-    store = LocalStore(run.storage.results_dir, f"{run.model.name}/{run.approach.name}")
+    store = build_store(run)  # storage=local (default) or hub
     store.check_writable()
+    preflight(run, options)  # model folders, PRM tokens: still before any model loads
     path = store.chunk_path(name, start, end)
     summary: dict[str, Any] = {"run": name, "chunk": chunk_name(start, end), "path": str(path)}
     if not problems:
@@ -64,17 +62,24 @@ def main(cfg: Any) -> dict[str, Any]:
         print(f"{path} already exists and is complete; skipping (overwrite=true to redo)")
         return summary | {"skipped": True}
 
-    tracker = Tracker(run.tracking, config=run.model_dump(), name=name)
+    # One wandb run per shard, grouped by run name (or tracking.group for a whole sweep).
+    tracker = Tracker(
+        run.tracking, config=run.model_dump(), name=f"{name}--{chunk_name(start, end)}", group=name
+    )
+    generator = None
     try:
+        set_torch_threads(run.threads)  # before any model runs: torch's default oversubscribes
         generator = build_generator(run.model, seed=run.seed, progress=run.progress)
         prm = None
         if options.needs_prm and run.prm.name != "none":
-            prm = build_prm(run.prm.name, **_prm_kwargs(run))
+            prm = build_prm(run.prm, seed=run.seed)
         tokenizer = getattr(generator, "tokenizer", None)
         ctx = Context(
             generator=generator,
             prm=prm,
-            prompt=lambda p: build_prompt(tokenizer, p.problem, run.model.system_prompt),
+            prompt=lambda p: build_prompt(
+                tokenizer, p.problem, run.model.system_prompt, run.model.chat_template_kwargs
+            ),
             n=run.n,
             temperatures=schedule.slots,
             top_p=run.top_p,
@@ -83,21 +88,18 @@ def main(cfg: Any) -> dict[str, Any]:
             agg_strategy=run.agg_strategy,
         )
         approach = APPROACHES.get(run.approach.name)(options)
-        t0 = time.perf_counter()
-        results = approach.search(problems, ctx)
-        search_s = time.perf_counter() - t0
-        with Grader(num_workers=run.grading.workers, timeout=run.grading.timeout) as grader:
-            rows, metrics, _ = evaluate(
+        ckpt = _checkpoint(run, name, start, end)
+        grader = Grader(num_workers=run.grading.workers, timeout=run.grading.timeout)
+        with grader, exit_on_signals():
+            rows, per_problem = solve_checkpointed(
                 problems,
-                results,
-                agg_strategy=run.agg_strategy,
-                seed=run.seed,
-                grader=grader,
-                subset_mode=run.metrics.subset_mode,
-                draws=run.metrics.draws,
+                start,
+                lambda batch: _solve(approach, batch, ctx, grader, run),
+                ckpt,
+                run.checkpoint_every,
             )
-        for row in rows:
-            row["search_seconds"] = search_s / len(rows)
+        metrics = aggregate(per_problem, missing="drop")
+        search_s = sum(r["search_seconds"] for r in rows)
         summary |= {
             "start": start,
             "end": end,
@@ -107,32 +109,51 @@ def main(cfg: Any) -> dict[str, Any]:
             "config": _public(run),
         }
         store.write_chunk(name, start, end, rows, summary)
-        tracker.log_summary(metrics)
+        if ckpt is not None:
+            ckpt.clear()  # the chunk now holds every row
+        tracker.log_summary(metrics, rows)
     finally:
+        close_generator(generator)  # a server the backend started stops, error or not
         tracker.finish()
     print(results_table(metrics, num_problems=len(rows)))
     print(f"results: {path}")
     return summary
 
 
-def _prm_kwargs(run: RunConfig) -> dict[str, Any]:
-    p = run.prm
-    if p.name == "oracle":
-        return {"noise": p.noise, "seed": run.seed}
-    return {
-        "model_path": p.path,
-        "batch_size": p.batch_size,
-        "step_tag": p.step_tag,
-        "good_token": p.good_token,
-        "bad_token": p.bad_token,
-        "device": p.device,
-        "dtype": p.dtype,
-    }
+def _checkpoint(run: RunConfig, name: str, start: int, end: int) -> ShardCheckpoint | None:
+    """This shard's checkpoint folder (None unless checkpoint_every is set)."""
+    if run.checkpoint_every is None:
+        return None
+    folder = Path(run.storage.results_dir, ".checkpoints", run.model.name, run.approach.name)
+    ckpt = ShardCheckpoint(folder / name / chunk_name(start, end), start, end)
+    if run.overwrite:
+        ckpt.clear()
+    return ckpt
+
+
+def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: RunConfig):
+    """Search and grade one batch of problems: (rows, per-problem metrics)."""
+    from ttscale.evaluate import evaluate
+
+    t0 = time.perf_counter()
+    results = approach.search(problems, ctx)
+    search_s = time.perf_counter() - t0
+    rows, _, per_problem = evaluate(
+        problems,
+        results,
+        agg_strategy=run.agg_strategy,
+        seed=run.seed,
+        grader=grader,
+        subset_mode=run.metrics.subset_mode,
+        draws=run.metrics.draws,
+    )
+    for row in rows:
+        row["search_seconds"] = search_s / len(rows)
+    return rows, per_problem
 
 
 def _public(run: RunConfig) -> dict[str, Any]:
     """The config as written beside results: secrets replaced."""
-    data = run.model_dump()
-    if data["model"].get("api_key"):
-        data["model"]["api_key"] = "***"
-    return data
+    from ttscale.redact import redact
+
+    return redact(run.model_dump())

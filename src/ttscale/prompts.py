@@ -17,10 +17,13 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-def build_prompt(tokenizer, problem: str, system_prompt: str | None) -> str:
+def build_prompt(
+    tokenizer, problem: str, system_prompt: str | None, chat_template_kwargs: dict | None = None
+) -> str:
     """The text a completion continues: the chat template with a generation prompt.
 
     Step-level search appends steps to this string, so every backend continues plain text.
+    ``chat_template_kwargs`` are extra template variables (``model.chat_template_kwargs``).
     """
     if system_prompt == "default":
         system_prompt = DEFAULT_SYSTEM_PROMPT
@@ -29,7 +32,9 @@ def build_prompt(tokenizer, problem: str, system_prompt: str | None) -> str:
         messages.append({"role": "system", "content": system_prompt})
     messages.append({"role": "user", "content": problem})
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True, **(chat_template_kwargs or {})
+        )
     head = f"{system_prompt}\n\n" if system_prompt else ""
     return f"{head}{problem}\n"
 

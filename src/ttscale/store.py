@@ -1,21 +1,43 @@
-"""Where results live. ``LocalStore`` writes one parquet file per shard, atomically.
+"""Where results live: one protocol, two stores (``LocalStore`` here, ``HubStore`` in hub_store).
 
-Layout: ``{results_dir}/{model}/{approach}/{run name}/chunk-{start}_{end}.parquet`` with a
-``chunk-{start}_{end}.json`` summary beside it.
+Local layout: ``{results_dir}/{model}/{approach}/{run name}/chunk-{start}_{end}.parquet`` with
+a ``chunk-{start}_{end}.json`` summary beside it; a merge writes ``merged.parquet`` and
+``merged.json`` in the same folder. Every file is written atomically (temp file + rename).
+
+A chunk *validates* when it is readable parquet with exactly ``end - start`` rows, unique
+problem ids and (when the ``index`` column is there) exactly the dataset rows
+``[start, end)``. Anything else is a :class:`ChunkError` naming the file.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 
 from ttscale.naming import chunk_name
+from ttscale.registry import Registry
+
+MERGED = "merged"
+_CHUNK = re.compile(r"chunk-(\d+)_(\d+)")
+
+
+class ChunkError(ValueError):
+    """A chunk that exists but does not validate; the message names it."""
 
 
 class Store(Protocol):
+    """What the pipeline and the merge need from a place that holds results."""
+
+    def check_writable(self) -> None: ...
+
+    def chunk_path(self, run: str, start: int, end: int) -> str | Path: ...
+
     def has_chunk(self, run: str, start: int, end: int) -> bool: ...
 
     def write_chunk(
@@ -23,6 +45,31 @@ class Store(Protocol):
     ) -> str: ...
 
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]: ...
+
+    def list_chunks(self, run: str) -> list[tuple[int, int]]: ...
+
+    def write_merged(
+        self, run: str, rows: list[dict[str, Any]], summary: dict[str, Any]
+    ) -> str: ...
+
+
+STORES: Registry[Store] = Registry("store")
+
+
+def build_store(run: Any) -> Store:
+    """The store that ``run.storage`` names, for ``run.model`` / ``run.approach``."""
+    return STORES.get(run.storage.name).from_config(
+        run.storage, prefix=f"{run.model.name}/{run.approach.name}"
+    )
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -34,10 +81,70 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file 0600; results on a shared cluster should follow the umask.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def rows_to_parquet(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as parquet bytes, every row given the union of all rows' keys."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # from_pylist takes its columns from the first row; rows may differ (an early-exit
+    # problem has fewer pred_*@n columns), so give every row the union of the keys.
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]), buf)
+    return buf.getvalue()
+
+
+def summary_json(summary: dict[str, Any]) -> bytes:
+    return json.dumps(summary, indent=2, default=str).encode()
+
+
+def read_valid_chunk(
+    source: str | Path, start: int, end: int, *, name: str | None = None
+) -> list[dict[str, Any]]:
+    """Read a chunk and check it holds exactly the rows ``[start, end)``.
+
+    Raises:
+        ChunkError: naming the chunk (``name``, else ``source``) if it is unreadable,
+            truncated, or holds other rows.
+    """
+    import pyarrow.parquet as pq
+
+    name = name or str(source)
+    try:
+        rows = pq.read_table(source).to_pylist()
+    except Exception as err:  # pyarrow raises several types for corrupt files
+        raise ChunkError(f"{name}: unreadable parquet ({type(err).__name__}: {err})") from None
+    if len(rows) != end - start:
+        raise ChunkError(f"{name}: has {len(rows)} rows, expected {end - start}")
+    counts = Counter(r["unique_id"] for r in rows if r.get("unique_id") is not None)
+    dup = sorted(str(i) for i, c in counts.items() if c > 1)
+    if dup:
+        raise ChunkError(f"{name}: duplicate problem ids {dup[:5]}")
+    if rows and "index" in rows[0] and sorted(r["index"] for r in rows) != list(range(start, end)):
+        raise ChunkError(f"{name}: its rows are not the dataset rows [{start}, {end})")
+    return rows
+
+
+def parse_chunk_name(text: str) -> tuple[int, int] | None:
+    """The inverse of :func:`ttscale.naming.chunk_name`: ``chunk-3_6`` -> (3, 6), else None."""
+    m = _CHUNK.fullmatch(text)
+    if not m:
+        return None
+    start, end = int(m.group(1)), int(m.group(2))
+    return (start, end) if chunk_name(start, end) == text else None  # canonical only
+
+
+def parse_chunk_file(name: str) -> tuple[int, int] | None:
+    """``chunk-3_6.parquet`` -> (3, 6); anything else -> None."""
+    return parse_chunk_name(name.removesuffix(".parquet")) if name.endswith(".parquet") else None
 
 
 class LocalStore:
@@ -47,55 +154,67 @@ class LocalStore:
         self.root = Path(root)
         self.prefix = prefix
 
+    @classmethod
+    def from_config(cls, storage: Any, *, prefix: str = "") -> LocalStore:
+        return cls(storage.results_dir, prefix)
+
     def run_dir(self, run: str) -> Path:
         return self.root / self.prefix / run
 
     def chunk_path(self, run: str, start: int, end: int) -> Path:
         return self.run_dir(run) / f"{chunk_name(start, end)}.parquet"
 
+    def merged_path(self, run: str) -> Path:
+        return self.run_dir(run) / f"{MERGED}.parquet"
+
     def has_chunk(self, run: str, start: int, end: int) -> bool:
+        """True iff the chunk exists and validates (a bad one will be rewritten)."""
         path = self.chunk_path(run, start, end)
         if not path.is_file():
             return False
         try:
-            import pyarrow.parquet as pq
-
-            return pq.read_metadata(path).num_rows == end - start
-        except Exception:
-            return False  # unreadable: it will be rewritten
+            read_valid_chunk(path, start, end)
+        except ChunkError:
+            return False
+        return True
 
     def write_chunk(
         self, run: str, start: int, end: int, rows: list[dict[str, Any]], summary: dict[str, Any]
     ) -> str:
-        import io
-
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         path = self.chunk_path(run, start, end)
-        # from_pylist takes its columns from the first row; rows may differ (an early-exit
-        # problem has fewer pred_*@n columns), so give every row the union of the keys.
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        buf = io.BytesIO()
-        pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]), buf)
-        atomic_write_bytes(path, buf.getvalue())
-        atomic_write_bytes(
-            path.with_suffix(".json"), json.dumps(summary, indent=2, default=str).encode()
-        )
+        atomic_write_bytes(path, rows_to_parquet(rows))
+        atomic_write_bytes(path.with_suffix(".json"), summary_json(summary))
         return str(path)
 
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]:
-        import pyarrow.parquet as pq
+        """The chunk's rows; :class:`ChunkError` if it does not validate."""
+        return read_valid_chunk(self.chunk_path(run, start, end), start, end)
 
-        return pq.read_table(self.chunk_path(run, start, end)).to_pylist()
+    def list_chunks(self, run: str) -> list[tuple[int, int]]:
+        """Ranges of the chunk files present for ``run`` (valid or not), sorted."""
+        folder = self.run_dir(run)
+        if not folder.is_dir():
+            return []
+        found = (parse_chunk_file(p.name) for p in folder.iterdir())
+        return sorted(r for r in found if r is not None)
+
+    def write_merged(self, run: str, rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+        path = self.merged_path(run)
+        atomic_write_bytes(path, rows_to_parquet(rows))
+        atomic_write_bytes(path.with_suffix(".json"), summary_json(summary))
+        return str(path)
 
     def check_writable(self) -> None:
         """Fail before any model loads if results cannot be written."""
-        self.root.mkdir(parents=True, exist_ok=True)
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=self.root):
                 pass
         except OSError as err:
             raise PermissionError(
                 f"storage.results_dir={str(self.root)!r} is not writable: {err.strerror}"
             ) from None
+
+
+STORES.add("local", LocalStore)
+STORES.add("hub", "ttscale.hub_store:HubStore")

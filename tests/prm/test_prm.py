@@ -30,7 +30,7 @@ def test_one_score_per_step_in_unit_interval(toy_prm):
     out = toy_prm.score([Q] * 4, items)
     assert [len(s) for s in out.scores] == [3, 3, 1, 1]
     assert all(0.0 <= x <= 1.0 for s in out.scores for x in s)
-    assert out.num_tokens == [len(toy_prm.encode(Q, s)) for s in items]
+    assert out.num_tokens == [len(toy_prm.encode(Q, s).ids) for s in items]
 
 
 def test_batch_size_does_not_change_scores(prm_path, toy_prm):

@@ -3,7 +3,8 @@
 Why our own loop rather than ``model.generate``: each sample carries its own temperature,
 top_p, stop strings and seed. Every sample draws its uniforms from its own seeded stream, so
 a completion does not depend on the batch it ran in: a sharded run reproduces an unsharded
-one. Finished rows are dropped from the cache as the batch shrinks.
+one. The KV cache is preallocated and written in place (transformers' DynamicCache copies the
+whole cache every step); finished rows are dropped from it in bulk.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from transformers.cache_utils import DynamicLayer
 
 from ttscale.types import Completion, SamplingParams, derive_seed
 
@@ -40,6 +42,9 @@ class HFGenerator:
         batch_size: samples decoded together.
         seed: seeds the draws of requests that carry no seed of their own.
         progress: show a progress bar over samples.
+        kv_cache: "preallocated" (default): each step writes its keys and values in place and
+            finished rows are dropped in bulk; "dynamic": transformers' DynamicCache, compacted
+            at every finish (the earlier implementation, kept for ``bench/hf_decode.py``).
     """
 
     def __init__(
@@ -52,7 +57,10 @@ class HFGenerator:
         seed: int = 0,
         progress: bool = True,
         trust_remote_code: bool = False,
+        kv_cache: str = "preallocated",
     ) -> None:
+        if kv_cache not in ("preallocated", "dynamic"):
+            raise ValueError(f"kv_cache must be 'preallocated' or 'dynamic', got {kv_cache!r}")
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -70,6 +78,9 @@ class HFGenerator:
         ).to(self.device)
         self.model.eval()
         self.batch_size = batch_size
+        self.kv_cache = kv_cache
+        # Drop finished rows once they are this share of the batch (dynamic: at every finish).
+        self._compact_at = 0.125 if kv_cache == "preallocated" else 0.0
         self.progress = progress
         self._rng = random.Random(seed)
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
@@ -80,6 +91,7 @@ class HFGenerator:
         # transformers 5 renamed past_key_values to cache; support both.
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
     def generate(
         self, prompts: Sequence[str], params: Sequence[SamplingParams] | SamplingParams
@@ -98,8 +110,9 @@ class HFGenerator:
         slot = [0] * len(prompts)
         order = {id(s): k for k, s in enumerate(samples)}
         results: dict[int, Completion] = {}
-        # Similar lengths decode together: less padding, batches that finish together.
-        ranked = sorted(samples, key=lambda s: (len(s.ids), s.prompt))
+        # Similar lengths decode together: less padding, batches that finish together; equal
+        # prompts sit side by side, so a batch prefills each of them once.
+        ranked = sorted(samples, key=lambda s: (len(s.ids), s.ids, s.prompt))
         bar = _progress(len(samples), self.progress and len(samples) > self.batch_size)
         for start in range(0, len(ranked), self.batch_size):
             batch = ranked[start : start + self.batch_size]
@@ -122,58 +135,89 @@ class HFGenerator:
                 f"a prompt of {width} tokens leaves no room under the model's "
                 f"{self.max_positions} positions"
             )
+        total = width + max(budget)
         ids = torch.full((B, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((B, width), dtype=torch.long)
+        # The mask is allocated for the whole decode; step t only switches on column width + t.
+        mask = torch.zeros((B, total), dtype=torch.long)
         for r, s in enumerate(batch):
             ids[r, width - len(s.ids) :] = torch.tensor(s.ids)
-            mask[r, width - len(s.ids) :] = 1
+            mask[r, width - len(s.ids) : width] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        pos = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
         temps = torch.tensor([s.params.temperature for s in batch], device=self.device)
         top_ps = torch.tensor([s.params.top_p for s in batch], device=self.device)
-        # Each sample's uniforms come from its own seeded stream: draw t is used at step t.
-        uniforms = torch.stack(
-            [
-                torch.rand(max(budget), generator=torch.Generator().manual_seed(s.seed))
-                for s in batch
-            ]
-        )
+        uniforms = _uniforms(batch, max(budget)).to(self.device)
         new: list[list[int]] = [[] for _ in batch]
         done: list[Completion | None] = [None] * B
-        live = list(range(B))  # row r of the current tensors is sample live[r]
-        cache = None
-        step_ids, step_pos = ids, pos
-        while live:
-            out = self.model(
-                input_ids=step_ids,
-                attention_mask=mask,
-                position_ids=step_pos,
-                past_key_values=cache,
-                use_cache=True,
-            )
-            cache = out.past_key_values
-            logits = out.logits[:, -1, :].float()
-            u = uniforms[live, len(new[live[0]])]
-            tokens = _sample(logits, temps, top_ps, u.to(self.device)).tolist()
-            keep = []
-            for r, (b, tok) in enumerate(zip(live, tokens)):
-                new[b].append(tok)
-                done[b] = self._finished(batch[b], new[b], budget[b])
+        rows = list(range(B))  # row r of the current tensors is sample rows[r]
+        cache = self._new_cache(total)
+        logits = self._prefill(cache, batch, ids, mask[:, :width], pos)
+        step_pos, t = pos[:, -1:], 0
+        while True:
+            tokens = _sample(logits, temps, top_ps, uniforms[:, t]).tolist()
+            for b, tok in zip(rows, tokens):
                 if done[b] is None:
-                    keep.append(r)
-            if len(keep) < len(live):
-                if not keep:
-                    break
+                    new[b].append(tok)
+                    done[b] = self._finished(batch[b], new[b], budget[b])
+            keep = [r for r, b in enumerate(rows) if done[b] is None]
+            if not keep:
+                return done  # type: ignore[return-value]
+            # Finished rows ride along (their tokens are ignored) until dropping them is worth
+            # a copy of the cache: every finish would cost as much as a cat of the whole cache.
+            dead = len(rows) - len(keep)
+            if dead and dead >= self._compact_at * len(rows):
                 idx = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(idx)
-                mask, temps, top_ps = mask[idx], temps[idx], top_ps[idx]
+                mask, temps, top_ps, uniforms = mask[idx], temps[idx], top_ps[idx], uniforms[idx]
                 step_pos = step_pos[idx]
-                live = [live[r] for r in keep]
+                rows = [rows[r] for r in keep]
                 tokens = [tokens[r] for r in keep]
-            step_ids = torch.tensor(tokens, device=self.device)[:, None]
-            step_pos = step_pos[:, -1:] + 1
-            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
-        return done  # type: ignore[return-value]
+            mask[:, width + t] = 1
+            t += 1
+            # A finished row can run past its budget: clamp so learned position tables hold.
+            step_pos = (step_pos + 1).clamp(max=self.max_positions - 1)
+            logits = self._forward(
+                cache,
+                torch.tensor(tokens, device=self.device)[:, None],
+                mask[:, : width + t],
+                step_pos,
+            )
+
+    def _forward(self, cache, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor):
+        """One forward pass that extends ``cache``; the last position's logits in fp32."""
+        kwargs = {self._cache_kw: cache, **self._keep_kw}
+        out = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **kwargs
+        )
+        return out.logits[:, -1, :].float()
+
+    def _prefill(self, cache, batch: list[_Sample], ids, mask, pos) -> torch.Tensor:
+        """Run the prompts into ``cache``, each distinct prompt once; logits for every row.
+
+        Step searches send the same prefix many times (a beam's copies, a node's branches),
+        and on CPU re-reading long prefixes is most of their cost.
+        """
+        first: dict[tuple[int, ...], int] = {}
+        group = [first.setdefault(tuple(s.ids), r) for r, s in enumerate(batch)]
+        if self.kv_cache == "dynamic" or len(first) == len(batch):
+            return self._forward(cache, ids, mask, pos)
+        rows = torch.tensor(list(first.values()), device=self.device)  # in row order
+        logits = self._forward(cache, ids[rows], mask[rows], pos[rows])
+        # Row k of the distinct prefill holds the k-th distinct prompt: map each sample to it.
+        where = {r: k for k, r in enumerate(first.values())}
+        expand = torch.tensor([where[g] for g in group], device=self.device)
+        cache.batch_select_indices(expand)
+        return logits[expand]
+
+    def _new_cache(self, capacity: int):
+        """The KV cache of one decode: preallocated, or transformers' DynamicCache (old way)."""
+        from transformers import DynamicCache
+        from transformers.cache_utils import Cache
+
+        if self.kv_cache == "dynamic":
+            return DynamicCache()
+        layers = self.model.config.get_text_config(decoder=True).num_hidden_layers
+        return Cache(layers=[_GrowingLayer(capacity) for _ in range(layers)])
 
     def _finished(self, s: _Sample, new: list[int], budget: int) -> Completion | None:
         if new[-1] in self.eos_ids:
@@ -189,6 +233,65 @@ class HFGenerator:
         if len(new) >= budget:
             return Completion(self.tokenizer.decode(new), len(new), "length")
         return None
+
+
+class _GrowingLayer(DynamicLayer):
+    """One layer's keys and values in a buffer with room to grow.
+
+    transformers' DynamicLayer concatenates each new token onto the whole cache, a copy of the
+    cache per step (quadratic in the completion's length). Here a step writes in place and the
+    buffer grows when full, up to ``capacity``; attention sees a view of the filled part, so
+    its inputs are the same as with DynamicLayer.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.length = 0
+        self._k: torch.Tensor | None = None
+        self._v: torch.Tensor | None = None
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        end = self.length + key_states.shape[-2]
+        if self._k is None or self._v is None or end > self._k.shape[-2]:
+            self.device, self.is_initialized = key_states.device, True
+            self._k = self._copy(self._k, None, key_states, end)
+            self._v = self._copy(self._v, None, value_states, end)
+        self._k[:, :, self.length : end] = key_states
+        self._v[:, :, self.length : end] = value_states
+        self.length = end
+        self.keys, self.values = self._k[:, :, :end], self._v[:, :, :end]
+        return self.keys, self.values
+
+    def _copy(self, buf, rows: torch.Tensor | None, like: torch.Tensor, end: int) -> torch.Tensor:
+        """A new buffer with room past ``end``, holding the filled part of ``buf`` (``rows`` of it).
+
+        Room grows with the length (amortised constant per token) but stays a fraction of it:
+        a step search generates a short step after a long prefix, and every copy moves it all.
+        """
+        size = max(end, min(self.capacity, end + max(32, end // 2)))
+        n = len(rows) if rows is not None else like.shape[0]
+        out = like.new_empty((n, like.shape[1], size, like.shape[-1]))
+        if buf is not None and self.length:
+            old = buf[:, :, : self.length]
+            out[:, :, : self.length] = old if rows is None else old[rows]
+        return out
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        if self._k is not None and self._v is not None:
+            self._k = self._copy(self._k, indices, self._k, self.length)
+            self._v = self._copy(self._v, indices, self._v, self.length)
+            self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
+
+
+def _uniforms(batch: Sequence[_Sample], steps: int) -> torch.Tensor:
+    """Each sample's uniforms from its own seeded stream: draw t is used at step t."""
+    return torch.stack(
+        [torch.rand(steps, generator=torch.Generator().manual_seed(s.seed)) for s in batch]
+    )
 
 
 def _stop_cut(text: str, stops: Sequence[str]) -> int | None:

@@ -1,0 +1,299 @@
+"""The analysis types: each turns seed groups into report sections (a table and PNG plots)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ttscale.analysis.plots import Series, heatmap, line_plot, slug
+from ttscale.analysis.stats import GroupMetrics, level_of_rate
+from ttscale.temperatures import WHOLE_SOLUTION_APPROACHES
+
+__all__ = ["ANALYSES", "Section", "headline"]
+
+
+@dataclass
+class Section:
+    """A part of the report: a title, notes, one key table and its figures."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    figures: list[Path | None] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.figures = [f for f in self.figures if f is not None]  # None: plots were off
+
+
+def headline(g: GroupMetrics) -> str:
+    """The selection method a group is judged by: PRM-weighted vote if scored, else majority."""
+    return "weighted" if f"weighted@{g.first.n}" in g.mean else "maj"
+
+
+def sizes(g: GroupMetrics) -> list[int]:
+    """Subset sizes n present for the group, increasing."""
+    return sorted({int(m.group(1)) for k in g.mean if (m := re.fullmatch(r"maj@(\d+)", k))})
+
+
+def pct(g: GroupMetrics, key: str) -> str:
+    """``mean`` (or ``mean ± std`` over seeds) in percent; blank when missing."""
+    if key not in g.mean:
+        return ""
+    text = f"{100 * g.mean[key]:.1f}"
+    return text + (f" ± {100 * g.std[key]:.1f}" if len(g.runs) > 1 else "")
+
+
+def curve(g: GroupMetrics, method: str, label: str | None = None) -> Series:
+    """``method@n`` against n, with the std across seeds."""
+    ns = [n for n in sizes(g) if f"{method}@{n}" in g.mean]
+    return Series(
+        label or f"{g.label} ({method})",
+        ns,
+        [g.mean[f"{method}@{n}"] for n in ns],
+        [g.std[f"{method}@{n}"] for n in ns],
+    )
+
+
+def _by(groups: Sequence[GroupMetrics], key: Callable[[GroupMetrics], object]) -> dict:
+    out: dict = {}
+    for g in groups:
+        out.setdefault(key(g), []).append(g)
+    return out
+
+
+def _path(out: Path | None, name: str) -> Path | None:
+    """Where a figure goes; None (no plot) when plots are off."""
+    return None if out is None else out / name
+
+
+def _tokens(g: GroupMetrics) -> float:
+    """Generated tokens per problem (NaN when the rows do not say)."""
+    return g.mean.get("tokens", math.nan)
+
+
+def _n(g: GroupMetrics) -> int:
+    return g.first.n
+
+
+# -- summary ---------------------------------------------------------------------------------
+
+
+def summary(groups: Sequence[GroupMetrics], out: Path | None, **_: object) -> list[Section]:
+    """Every run group at its full N, accuracy vs n per model, and accuracy per dataset level."""
+    rows, figures = [], []
+    for g in groups:
+        N, method = _n(g), headline(g)
+        lo, hi = g.ci(f"{method}@{N}")
+        rows.append(
+            [g.model, g.approach, g.first.run.name.temperature_label, str(N), str(len(g.runs)),
+             str(g.first.problems), pct(g, f"maj@{N}"), pct(g, f"weighted@{N}"),
+             pct(g, f"naive@{N}"), pct(g, f"pass@{N}"), pct(g, f"avg@{N}"),
+             f"{method}: [{100 * lo:.1f}, {100 * hi:.1f}]", f"{g.mean.get('tokens', math.nan):.0f}",
+             f"{g.mean.get('prm_tokens', math.nan):.0f}"]
+        )  # fmt: skip
+    for model, gs in _by(groups, lambda g: g.model).items():
+        series = [curve(g, headline(g)) for g in gs]
+        figures.append(
+            line_plot(_path(out, f"summary_{slug(model)}.png"), series, title=f"{model}: accuracy vs n",
+                      xlabel="n (completions per problem)")
+        )  # fmt: skip
+        levelled = [g for g in gs if g.first.by_level]
+        if levelled:
+            series = []
+            for g in levelled:
+                levels = sorted(g.first.by_level)
+                key = f"{headline(g)}@{_n(g)}"
+                ys = [g.level_mean(lv, key) for lv in levels]
+                series.append(Series(f"{g.label} ({key})", levels, ys))
+            figures.append(
+                line_plot(_path(out, f"summary_levels_{slug(model)}.png"), series,
+                          title=f"{model}: accuracy at full n by dataset level",
+                          xlabel="difficulty level (dataset)", log2x=False)
+            )  # fmt: skip
+    headers = ["model", "approach", "temperature", "N", "seeds", "problems", "maj@N",
+               "weighted@N", "naive@N", "pass@N", "avg@N", "95% CI", "tokens/problem",
+               "PRM tokens/problem"]  # fmt: skip
+    notes = ["Accuracy in %, mean ± std across seeds; CI: bootstrap over problems (seed-averaged)."]
+    return [Section("Summary", headers, rows, figures, notes)]
+
+
+# -- approach comparison -----------------------------------------------------------------------
+
+
+def _compute_points(gs: Sequence[GroupMetrics]) -> Series:
+    """Accuracy vs generated tokens per problem for one approach.
+
+    Sampling approaches draw independent completions, so a subset of n out of N costs n/N of
+    the tokens: their curve runs over n. A step search's final beams are not a cheaper
+    search, so each of its runs is one point at its full cost.
+    """
+    g0 = gs[0]
+    method = headline(g0)
+    if g0.approach in WHOLE_SOLUTION_APPROACHES and len(gs) == 1:
+        N, ns = _n(g0), [n for n in sizes(g0) if f"{method}@{n}" in g0.mean]
+        x = [_tokens(g0) * n / N for n in ns]
+        y = [g0.mean[f"{method}@{n}"] for n in ns]
+        err = [g0.std[f"{method}@{n}"] for n in ns]
+    else:
+        # runs whose problems have different N (early exit) have no method@N: left out
+        gs = sorted((g for g in gs if f"{method}@{_n(g)}" in g.mean), key=_tokens)
+        x = [_tokens(g) for g in gs]
+        y = [g.mean[f"{method}@{_n(g)}"] for g in gs]
+        err = [g.std[f"{method}@{_n(g)}"] for g in gs]
+    return Series(f"{g0.approach} {g0.first.run.name.temperature_label} ({method})", x, y, err)
+
+
+def approach_comparison(
+    groups: Sequence[GroupMetrics], out: Path | None, **_: object
+) -> list[Section]:
+    """Accuracy against generated tokens per problem: approaches at equal compute, per model."""
+    rows, figures = [], []
+    for model, gs in _by(groups, lambda g: g.model).items():
+        lines = _by(gs, lambda g: (g.approach, g.first.run.name.temperature_label))
+        series = [_compute_points(v) for v in lines.values()]
+        figures.append(
+            line_plot(_path(out, f"approaches_{slug(model)}.png"), series,
+                      title=f"{model}: accuracy at equal compute",
+                      xlabel="generated tokens per problem (log2)")
+        )  # fmt: skip
+        for g in gs:
+            key = f"{headline(g)}@{_n(g)}"
+            rows.append([model, g.approach, g.first.run.name.temperature_label, str(_n(g)),
+                         f"{_tokens(g):.0f}", key, pct(g, key), pct(g, f"pass@{_n(g)}")])  # fmt: skip
+    headers = ["model", "approach", "temperature", "N", "tokens/problem", "metric", "accuracy",
+               "pass@N"]  # fmt: skip
+    notes = ["Best-of-N / majority curves run over n (a subset of n costs n/N of the tokens); "
+             "step searches are one point per run at their full cost."]  # fmt: skip
+    return [Section("Approach comparison (equal compute)", headers, rows, figures, notes)]
+
+
+# -- temperature comparison --------------------------------------------------------------------
+
+
+def temperature_comparison(
+    groups: Sequence[GroupMetrics], out: Path | None, **_: object
+) -> list[Section]:
+    """Temperature settings side by side, per (model, approach, N), plus within-run temperatures."""
+    rows, figures = [], []
+    sets = _by(groups, lambda g: (g.model, g.approach, _n(g), g.first.run.name.agg_strategy))
+    for (model, approach, N, _agg), gs in sets.items():
+        name = f"{model}_{approach}_n{N}"
+        for method, what in (("maj", "majority vote"), ("pass", "pass@k")):
+            series = [curve(g, method, g.first.run.name.temperature_label) for g in gs]
+            figures.append(
+                line_plot(_path(out, f"temperatures_{method}_{slug(name)}.png"), series,
+                          title=f"{model} / {approach}: {what} by temperature",
+                          xlabel="n (completions per problem)")
+            )  # fmt: skip
+        for g in gs:
+            rows.append([model, approach, g.first.run.name.temperature_label, "all", str(N),
+                         pct(g, f"avg@{N}"), pct(g, f"maj@{N}"), pct(g, f"pass@{N}")])  # fmt: skip
+            for t, m in g.by_temperature().items():  # each temperature's own samples
+                k = max(int(x[4:]) for x in m if x.startswith("maj@"))
+                rows.append([model, approach, g.first.run.name.temperature_label, f"T={t:g} only",
+                             f"{m['samples']:.0f}", f"{100 * m['avg']:.1f}",
+                             f"{100 * m[f'maj@{k}']:.1f} (@{k})", f"{100 * m[f'pass@{k}']:.1f} (@{k})"])  # fmt: skip
+    headers = ["model", "approach", "temperature", "samples", "N", "avg@N", "maj@N", "pass@N"]
+    return [Section("Temperature comparison", headers, rows, figures)]
+
+
+# -- difficulty x temperature ------------------------------------------------------------------
+
+
+def _baseline_levels(groups: Sequence[GroupMetrics], model: str, temperature: float):
+    """Level per problem key from the baseline run's solve rate (mean over its seeds)."""
+    base = [g for g in groups if g.model == model and g.first.run.name.schedule == "single"
+            and math.isclose(g.first.run.name.temperatures[0], temperature)]  # fmt: skip
+    if not base:
+        return None
+    rates: dict[str, list[float]] = {}
+    for g in base:
+        for m in g.runs:
+            for key, rate in m.solve_rate.items():
+                rates.setdefault(key, []).append(rate)
+    return {k: level_of_rate(sum(v) / len(v)) for k, v in rates.items()}
+
+
+def difficulty_temperature(
+    groups: Sequence[GroupMetrics],
+    out: Path | None,
+    *,
+    levels: str = "auto",
+    baseline_temperature: float = 0.8,
+    **_: object,
+) -> list[Section]:
+    """Accuracy per difficulty level and temperature setting (heatmap per model/approach)."""
+    sections = []
+    for (model, approach), gs in _by(groups, lambda g: (g.model, g.approach)).items():
+        source = levels
+        if source == "auto":
+            source = "dataset" if all(g.first.by_level for g in gs) else "baseline"
+        level_of = None
+        if source == "baseline":
+            level_of = _baseline_levels(groups, model, baseline_temperature)
+            if level_of is None:
+                sections.append(Section(f"Difficulty x temperature: {model} / {approach}", [], [],
+                    notes=[f"no single-temperature run at T={baseline_temperature:g} for "
+                           f"{model} (--baseline-temperature); no levels"]))  # fmt: skip
+                continue
+        gs = sorted(gs, key=lambda g: g.first.run.name.temperatures)
+        cols = [g.first.run.name.temperature_label + f" n={_n(g)}" for g in gs]
+        table = {g.name: g.by_levels(level_of) for g in gs}
+        all_levels = sorted({lv for t in table.values() for lv in t})
+        if not all_levels:
+            sections.append(Section(f"Difficulty x temperature: {model} / {approach}", [], [],
+                                    notes=["the runs have no dataset levels; use --levels "
+                                           "baseline"]))  # fmt: skip
+            continue
+        values = []
+        for lv in all_levels:
+            values.append([table[g.name].get(lv, {}).get(f"maj@{_n(g)}", math.nan) for g in gs])
+        title = f"{model} / {approach}: maj@N by level ({source} levels)"
+        fig = heatmap(_path(out, f"difficulty_{slug(model + '_' + approach)}.png"), values,
+                      rows=[f"L{lv}" for lv in all_levels], cols=cols, title=title,
+                      xlabel="temperature setting", ylabel="difficulty level")  # fmt: skip
+        rows = [[f"L{lv}"] + [f"{100 * v:.1f}" if math.isfinite(v) else "" for v in vals]
+                for lv, vals in zip(all_levels, values)]  # fmt: skip
+        notes = ["Levels from the dataset." if source == "dataset" else
+                 f"Levels from the solve rate at T={baseline_temperature:g}: L1 [0.8, 1], "
+                 "L2 [0.6, 0.8), L3 [0.4, 0.6), L4 [0.2, 0.4), L5 [0, 0.2)."]  # fmt: skip
+        sections.append(Section(f"Difficulty x temperature: {model} / {approach}",
+                                ["level", *cols], rows, [fig], notes))  # fmt: skip
+    return sections
+
+
+# -- model comparison ------------------------------------------------------------------------
+
+
+def model_comparison(
+    groups: Sequence[GroupMetrics], out: Path | None, **_: object
+) -> list[Section]:
+    """The same approach and temperature across models: accuracy vs n."""
+    rows, figures = [], []
+    sets = _by(groups, lambda g: (g.approach, g.first.run.name.temperature_label))
+    for (approach, temps), gs in sets.items():
+        series = [curve(g, headline(g), f"{g.model} n={_n(g)} ({headline(g)})") for g in gs]
+        figures.append(
+            line_plot(_path(out, f"models_{slug(approach + '_' + temps)}.png"), series,
+                      title=f"{approach}, {temps}: models", xlabel="n (completions per problem)")
+        )  # fmt: skip
+        for g in gs:
+            N = _n(g)
+            rows.append([approach, temps, g.model, str(N), pct(g, f"{headline(g)}@{N}"),
+                         pct(g, f"pass@{N}"), pct(g, f"avg@{N}"), f"{_tokens(g):.0f}"])  # fmt: skip
+    headers = ["approach", "temperature", "model", "N", "accuracy (weighted or maj)", "pass@N",
+               "avg@N", "tokens/problem"]  # fmt: skip
+    return [Section("Model comparison", headers, rows, figures)]
+
+
+ANALYSES: dict[str, Callable[..., list[Section]]] = {
+    "summary": summary,
+    "approach_comparison": approach_comparison,
+    "temperature_comparison": temperature_comparison,
+    "difficulty_temperature": difficulty_temperature,
+    "model_comparison": model_comparison,
+}

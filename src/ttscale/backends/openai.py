@@ -1,0 +1,382 @@
+"""OpenAI-compatible backend (``model.backend=openai``): vLLM serve, SGLang, LiteLLM, and
+``transformers serve``.
+
+- ``model.endpoint=completions`` (default) sends ``/v1/completions``: the prompt is continued
+  as plain text, so step-level search (beam search, DVTS, backtracking) works. The chat
+  template is applied here, with the tokenizer of ``model.tokenizer`` (default
+  ``model.path``), exactly as the in-process backend does.
+- ``model.endpoint=chat`` sends ``/v1/chat/completions`` with the conversation, and the server
+  applies its own template: whole solutions only (best_of_n, majority, two_stage_voting).
+
+One HTTP request per sample, always: ``transformers serve`` ignores ``n``, and per-sample
+requests keep the Generator contract that sample j of a request is seeded by
+``derive_seed(seed, j)``, whatever the server. Requests run concurrently (``model.concurrency``),
+each bounded by ``model.timeout`` and retried with exponential backoff and jitter on 429,
+5xx, timeouts, connection errors and malformed replies (``model.max_retries``); then
+:class:`ServerError` names the endpoint, the prompt and the sample. Nothing waits forever.
+
+The API key (``model.api_key``, else ``OPENAI_API_KEY``) is only ever put in the
+``Authorization`` header: it is not in ``repr``, errors or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttscale.backends import params_per_prompt, request_seed
+from ttscale.backends.http_utils import MAX_BACKOFF, excerpt, retry_after, run_sync, safe_url
+from ttscale.types import Completion, FinishReason, SamplingParams, derive_seed
+
+log = logging.getLogger("ttscale")
+
+
+class ServerError(RuntimeError):
+    """A request to the server failed for good (after retries, or a non-retryable reply)."""
+
+
+class BadReply(ValueError):
+    """A reply that is not what the OpenAI API promises (retried, then a ServerError)."""
+
+
+class ChatPrompt(str):
+    """A conversation (``.messages``) that also reads as plain text.
+
+    In chat mode the pipeline's prompt builder gets these from :class:`ServerChatTemplate`.
+    Appending text to one (step-level search continuing a partial solution) gives a plain
+    ``str``, which chat mode rejects: a chat endpoint cannot continue a partial answer.
+    """
+
+    messages: list[dict[str, str]]
+    template_kwargs: dict[str, Any]
+
+    def __new__(cls, messages: list[dict[str, str]], **template_kwargs: Any) -> ChatPrompt:
+        obj = super().__new__(cls, "\n\n".join(m["content"] for m in messages))
+        obj.messages = [dict(m) for m in messages]
+        obj.template_kwargs = template_kwargs  # e.g. Qwen3's enable_thinking
+        return obj
+
+
+class ServerChatTemplate:
+    """Stands in for a tokenizer in chat mode: the server applies the real chat template."""
+
+    chat_template = "applied by the server"
+
+    def apply_chat_template(
+        self, messages, tokenize: bool = False, add_generation_prompt: bool = True, **kwargs: Any
+    ) -> ChatPrompt:
+        return ChatPrompt(messages, **kwargs)
+
+
+@dataclass(frozen=True)
+class _Request:
+    prompt: int  # index of the prompt in the generate call
+    sample: int  # j: which of the prompt's n samples
+    body: dict[str, Any]
+    stop: tuple[str, ...]
+
+
+class OpenAIGenerator:
+    """Sample through an OpenAI-compatible HTTP server.
+
+    Args:
+        base_url: the server's root, e.g. ``http://127.0.0.1:8000`` (``/v1`` is added).
+        model: the request's ``model`` field (the name the server serves).
+        api_key: sent as a bearer token; ``OPENAI_API_KEY`` when None.
+        endpoint: "completions" (prompt continuation) or "chat" (whole conversations).
+        tokenizer: a loaded tokenizer: its chat template builds completion prompts and it
+            counts tokens when a reply has no ``usage``.
+        concurrency: requests in flight at most.
+        timeout: seconds one attempt may take, reply included.
+        max_retries: further attempts after a retryable failure.
+        backoff: first retry delay in seconds; doubled each retry, with full jitter.
+        extra_body: server-specific request fields (e.g. vLLM's ``add_special_tokens``).
+        seed: seeds requests that carry no seed of their own.
+        progress: a progress bar over requests.
+        server: an owned server process, stopped by :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str,
+        api_key: str | None = None,
+        endpoint: str = "completions",
+        tokenizer: Any = None,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        extra_body: dict[str, Any] | None = None,
+        seed: int = 0,
+        progress: bool = True,
+        server: Any = None,
+    ) -> None:
+        if endpoint not in ("completions", "chat"):
+            raise ValueError(f"endpoint must be 'completions' or 'chat', got {endpoint!r}")
+        self.base_url = base_url.rstrip("/").removesuffix("/v1")
+        self.model = model
+        self.endpoint = endpoint
+        self.path = "/v1/completions" if endpoint == "completions" else "/v1/chat/completions"
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.extra_body = dict(extra_body or {})
+        self.progress = progress
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        self._counter = tokenizer  # counts tokens when a reply has no usage
+        # What the pipeline's prompt builder reads.
+        self.tokenizer = tokenizer if endpoint == "completions" else ServerChatTemplate()
+        self._rng = random.Random(seed)
+        self._server = server
+        # httpx logs every request at INFO: thousands of lines per shard under Hydra's logging.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    @classmethod
+    def from_config(cls, model: Any, *, seed: int = 0, progress: bool = True) -> OpenAIGenerator:
+        """Build from a :class:`ttscale.config.ModelConfig`; start ``transformers serve``
+        for ``model.path`` first when ``model.serve`` is set (stopped by :meth:`close`)."""
+        tokenizer = _load_tokenizer(model)
+        server, base_url = None, model.base_url
+        if model.serve:
+            from ttscale.serve import TransformersServer
+
+            cpu = model.device == "cpu"
+            server = TransformersServer(
+                model.path,
+                device=model.device,
+                # As the in-process backend: fp32 on CPU, so both give the same greedy text.
+                dtype="float32" if cpu and model.dtype == "auto" else model.dtype,
+                # The server decodes one request at a time; on CPU one thread beats
+                # torch's default by far (bench/serve_threads.py, BENCHMARKS.md).
+                threads=1 if cpu else None,
+            )
+            base_url = server.start()
+        try:
+            return cls(
+                base_url,
+                model=model.served_name or model.path,
+                api_key=model.api_key,
+                endpoint=model.endpoint,
+                tokenizer=tokenizer,
+                concurrency=model.concurrency,
+                timeout=model.timeout,
+                max_retries=model.max_retries,
+                backoff=model.retry_backoff,
+                extra_body=model.extra_body,
+                seed=seed,
+                progress=progress,
+                server=server,
+            )
+        except BaseException:
+            if server is not None:
+                server.stop()
+            raise
+
+    def __repr__(self) -> str:
+        key = "***" if self._api_key else None
+        return (
+            f"OpenAIGenerator(base_url={safe_url(self.base_url)!r}, model={self.model!r}, "
+            f"endpoint={self.endpoint!r}, api_key={key})"
+        )
+
+    def close(self) -> None:
+        """Stop the server this generator started, if any (idempotent)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def generate(
+        self, prompts: Sequence[str], params: Sequence[SamplingParams] | SamplingParams
+    ) -> list[list[Completion]]:
+        """See :class:`ttscale.types.Generator`."""
+        params = params_per_prompt(prompts, params)
+        requests = [
+            _Request(i, j, self._body(i, prompt, p, seed), p.stop)
+            for i, (prompt, p) in enumerate(zip(prompts, params))
+            for j, seed in enumerate(self._seeds(p))
+        ]
+        done = run_sync(self._send_all(requests))
+        out: list[list[Completion]] = [[] for _ in prompts]
+        for r, c in zip(requests, done):
+            out[r.prompt].append(c)
+        return out
+
+    def _seeds(self, p: SamplingParams) -> list[int]:
+        base = request_seed(p, self._rng)
+        # 31 bits: every server (and JSON in any language) takes it as a plain int.
+        return [derive_seed(base, j) & 0x7FFFFFFF for j in range(p.n)]
+
+    def _body(self, i: int, prompt: str, p: SamplingParams, seed: int) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model}
+        if self.endpoint == "completions":
+            body["prompt"] = str(prompt)
+        elif isinstance(prompt, ChatPrompt):
+            body["messages"] = prompt.messages
+            if prompt.template_kwargs:  # vLLM serve and transformers serve read this field
+                body["chat_template_kwargs"] = prompt.template_kwargs
+        else:
+            raise ValueError(
+                f"prompt {i}: model.endpoint=chat sends whole conversations and cannot "
+                "continue a partial solution; use model.endpoint=completions for step search"
+            )
+        body |= {
+            "max_tokens": p.max_tokens,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "seed": seed,
+        }
+        if p.stop:
+            body["stop"] = list(p.stop)
+        return body | self.extra_body
+
+    async def _send_all(self, requests: list[_Request]) -> list[Completion]:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        limits = httpx.Limits(max_connections=self.concurrency)
+        bar = _progress(len(requests), self.progress and len(requests) > self.concurrency)
+        sem = asyncio.Semaphore(self.concurrency)
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=self.timeout, limits=limits
+        ) as client:
+
+            async def one(r: _Request) -> Completion:
+                c = await self._send(client, sem, r)
+                bar.update(1)
+                return c
+
+            tasks = [asyncio.ensure_future(one(r)) for r in requests]
+            try:
+                return list(await asyncio.gather(*tasks))
+            finally:
+                for t in tasks:  # a failed request stops the others at once
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                bar.close()
+
+    async def _send(self, client: Any, sem: asyncio.Semaphore, r: _Request) -> Completion:
+        """One request with retries; a :class:`ServerError` naming it when it fails for good."""
+        import httpx
+
+        problem, wait = "", 0.0
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(wait or self._delay(attempt))
+            wait = 0.0
+            async with sem:
+                try:
+                    resp = await asyncio.wait_for(client.post(self.path, json=r.body), self.timeout)
+                except (asyncio.TimeoutError, httpx.TimeoutException):
+                    problem = f"no reply within {self.timeout:g} s (model.timeout)"
+                    continue
+                except httpx.TransportError as err:
+                    problem = f"request failed: {type(err).__name__}: {err}"
+                    continue
+            if resp.status_code >= 400:
+                problem = f"HTTP {resp.status_code}: {excerpt(resp.text)}"
+                if resp.status_code not in (408, 429) and resp.status_code < 500:
+                    raise self._error(r, problem, attempt + 1)
+                wait = retry_after(resp.headers.get("retry-after"))
+                continue
+            try:
+                return self._parse(resp.content, r)
+            except BadReply as err:
+                problem = str(err)
+        raise self._error(r, problem, self.max_retries + 1)
+
+    def _delay(self, attempt: int) -> float:
+        # Full jitter: concurrent requests that failed together do not retry together.
+        return random.uniform(0, min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
+
+    def _error(self, r: _Request, problem: str, attempts: int) -> ServerError:
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        msg = (
+            f"openai backend: POST {safe_url(self.base_url)}{self.path} for prompt {r.prompt} "
+            f"(sample {r.sample}) failed{tries}: {problem}"
+        )
+        if self._api_key:
+            msg = msg.replace(self._api_key, "***")
+        return ServerError(msg)
+
+    def _parse(self, content: bytes, r: _Request) -> Completion:
+        """A reply's single choice as a :class:`Completion` (stop string kept)."""
+        try:
+            data = json.loads(content)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BadReply(f"reply is not valid JSON ({err}): {excerpt(content)}") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
+            got = len(choices) if isinstance(choices, list) else "no"
+            raise BadReply(f"expected 1 choice, got {got}: {excerpt(content)}")
+        choice = choices[0]
+        text = choice.get("text") if self.endpoint == "completions" else None
+        if self.endpoint == "chat" and isinstance(choice.get("message"), dict):
+            text = choice["message"].get("content") or ""
+        if not isinstance(text, str):
+            raise BadReply(f"the choice has no text: {excerpt(content)}")
+        text, finish = _finish(text, choice, r.stop)
+        return Completion(text, self._count(data, text, finish), finish)
+
+    def _count(self, data: dict[str, Any], text: str, finish: FinishReason) -> int:
+        usage = data.get("usage")
+        tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        if isinstance(tokens, int) and tokens >= 0:
+            return tokens  # one choice per request: the reply's usage is this sample's
+        if self._counter is None:
+            raise BadReply("reply has no usage.completion_tokens and no tokenizer to count")
+        ids = self._counter(text, add_special_tokens=False).input_ids
+        return len(ids) + (finish == "eos")  # the EOS token is generated too
+
+
+def _finish(text: str, choice: dict[str, Any], stops: tuple[str, ...]) -> tuple[str, FinishReason]:
+    """Map OpenAI's finish_reason onto ours, with the stop string kept in the text.
+
+    OpenAI says "stop" for both EOS and a stop string. ``transformers serve`` keeps the stop
+    string; vLLM drops it but names it in ``stop_reason``, SGLang in ``matched_stop``. A
+    "stop" with no stop string in sight is EOS.
+    """
+    reason = choice.get("finish_reason")
+    if reason == "length":
+        return text, "length"
+    if reason not in ("stop", "eos"):
+        raise BadReply(f"unexpected finish_reason {reason!r}")
+    if any(s and text.endswith(s) for s in stops):
+        return text, "stop"
+    matched = choice.get("stop_reason", choice.get("matched_stop"))
+    if isinstance(matched, str) and matched in stops:
+        return text + matched, "stop"
+    return text, "eos"
+
+
+def _load_tokenizer(model: Any) -> Any:
+    """The tokenizer of ``model.tokenizer`` (default ``model.path``); required for completions."""
+    source = model.tokenizer or model.path
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=model.trust_remote_code)
+    except Exception as err:
+        if model.endpoint == "chat":  # the server applies the template; usage counts tokens
+            log.warning("no tokenizer from %r (%s); token counts come from usage", source, err)
+            return None
+        key = "model.tokenizer" if model.tokenizer else "model.path"
+        raise ValueError(
+            f"{key}: cannot load a tokenizer from {source!r} ({type(err).__name__}); "
+            "model.endpoint=completions builds prompts with its chat template. Point "
+            "model.tokenizer at a local copy, or use model.endpoint=chat"
+        ) from None
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="requests", unit="req", disable=not enabled, leave=False)

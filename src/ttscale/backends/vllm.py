@@ -1,0 +1,148 @@
+"""vLLM backend (``model.backend=vllm``): the offline ``LLM`` engine, prefix caching on.
+
+A thin adapter: our :class:`~ttscale.types.SamplingParams` become vLLM's (temperature per
+slot, top_p, n, max_tokens, stop strings kept in the text, seed) and vLLM's outputs become
+:class:`~ttscale.types.Completion` (token counts and finish reasons from the engine).
+
+Not run on the CPU-only machines this project is developed and tested on: the tests drive
+this module with a stand-in ``vllm`` module (tests/backends/test_vllm.py). vLLM needs Linux and
+a CUDA GPU: ``pip install 'ttscale[vllm]'``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from ttscale.backends import params_per_prompt, request_seed
+from ttscale.types import Completion, FinishReason, SamplingParams
+
+
+def import_vllm() -> Any:
+    """The vllm module, or an ImportError that says how to get it."""
+    try:
+        import vllm
+    except ImportError as err:
+        raise ImportError(
+            "model.backend=vllm needs vLLM, which is not installed: "
+            "pip install 'ttscale[vllm]' (Linux with a CUDA GPU); on CPU use model.backend=hf"
+        ) from err
+    return vllm
+
+
+def require_gpu() -> None:
+    """Fail early and clearly where vLLM cannot run."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            "model.backend=vllm needs a CUDA GPU and none is visible "
+            "(torch.cuda.is_available() is False); on CPU use model.backend=hf"
+        )
+
+
+class VLLMGenerator:
+    """Sample with vLLM's offline engine.
+
+    Args:
+        model_path: a folder or Hub id.
+        dtype: "auto", "bfloat16", "float16", "float32".
+        gpu_memory_utilization: the engine's share of GPU memory (the rest is the PRM's).
+        tensor_parallel_size: GPUs the model is split over.
+        enable_prefix_caching: reuse the KV cache of shared prompt prefixes (search does).
+        max_model_len: context length cap (None: the model's).
+        seed: the engine's seed, and the seed of requests that carry none.
+        progress: vLLM's progress bar.
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.5,
+        tensor_parallel_size: int = 1,
+        enable_prefix_caching: bool = True,
+        max_model_len: int | None = None,
+        seed: int = 0,
+        trust_remote_code: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self._vllm = import_vllm()
+        require_gpu()
+        self.llm = self._vllm.LLM(
+            model=model_path,
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size,
+            enable_prefix_caching=enable_prefix_caching,
+            max_model_len=max_model_len,
+            seed=seed,
+            trust_remote_code=trust_remote_code,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+        self.progress = progress
+        self._rng = random.Random(seed)
+
+    @classmethod
+    def from_config(cls, model: Any, *, seed: int = 0, progress: bool = True) -> VLLMGenerator:
+        """Build from a :class:`ttscale.config.ModelConfig`."""
+        return cls(
+            model.path,
+            dtype=model.dtype,
+            gpu_memory_utilization=model.gpu_memory_utilization,
+            tensor_parallel_size=model.tensor_parallel_size,
+            enable_prefix_caching=model.enable_prefix_caching,
+            max_model_len=model.max_model_len,
+            seed=seed,
+            trust_remote_code=model.trust_remote_code,
+            progress=progress,
+        )
+
+    def generate(
+        self, prompts: Sequence[str], params: Sequence[SamplingParams] | SamplingParams
+    ) -> list[list[Completion]]:
+        """See :class:`ttscale.types.Generator`."""
+        params = params_per_prompt(prompts, params)
+        # Token ids, not text: the chat template already holds BOS, and vLLM's default
+        # tokenization would add a second one (as the in-process backend, no special tokens).
+        inputs = [
+            {"prompt_token_ids": self.tokenizer(p, add_special_tokens=False).input_ids}
+            for p in prompts
+        ]
+        seeds = [request_seed(p, self._rng) for p in params]
+        sampling = [to_vllm_params(self._vllm.SamplingParams, p, s) for p, s in zip(params, seeds)]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=self.progress)
+        return [from_vllm_output(out, p.n) for out, p in zip(outputs, params)]
+
+
+def to_vllm_params(factory: Any, p: SamplingParams, seed: int) -> Any:
+    """vLLM's ``SamplingParams`` for ours; the matched stop string stays in the text."""
+    return factory(
+        n=p.n,
+        temperature=p.temperature,
+        top_p=p.top_p,
+        max_tokens=p.max_tokens,
+        stop=list(p.stop),
+        include_stop_str_in_output=True,
+        seed=seed,
+    )
+
+
+def from_vllm_output(request_output: Any, n: int) -> list[Completion]:
+    """A vLLM ``RequestOutput`` as our completions, with engine token counts."""
+    outs = list(request_output.outputs)
+    if len(outs) != n:
+        raise RuntimeError(f"vLLM returned {len(outs)} completions for a request of n={n}")
+    return [Completion(o.text, len(o.token_ids), _finish(o)) for o in outs]
+
+
+def _finish(output: Any) -> FinishReason:
+    # vLLM: finish_reason "stop" covers EOS (stop_reason None), a stop token id (an int) and
+    # a stop string (the string itself); only the last is our "stop".
+    if output.finish_reason == "length":
+        return "length"
+    if output.finish_reason == "stop":
+        return "stop" if isinstance(output.stop_reason, str) else "eos"
+    raise RuntimeError(f"vLLM finished a completion with {output.finish_reason!r}")

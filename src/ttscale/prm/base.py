@@ -1,0 +1,177 @@
+"""What every model-backed PRM shares: load, encode, batch, read scores at step ends.
+
+A family (math-shepherd, RLHFlow, Skywork, Qwen) only says how one item becomes token ids
+plus the positions whose output scores each step (:meth:`TokenPRM.encode`), and how a
+forward pass becomes one score per position (:meth:`TokenPRM.read`). Batching, padding and
+the one-score-per-step check live here, so they cannot differ between families.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ttscale.types import PRMOutput
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One item as the PRM sees it: ``positions[k]`` is where step k's score is read."""
+
+    ids: list[int]
+    positions: list[int]
+
+
+class TokenPRM:
+    """Base of the PRMs that run a transformers model over token ids.
+
+    Args:
+        model_path: folder or Hub id of the PRM.
+        batch_size: items per forward pass, always honoured.
+        device, dtype: "auto" picks cuda/bf16 when a GPU exists, else cpu/fp32.
+        token_ids: optional pins such as ``{"step_tag": 12902}``: the id each configured token
+            string must resolve to in this tokenizer (a guard against a silently wrong tag).
+        **options: the family's token strings (``step_tag``, ``good_token``, ...).
+
+    The tokenizer loads first and every token string is checked before any weights load, so
+    a wrong ``prm.step_tag`` fails in seconds, naming the key.
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        batch_size: int = 8,
+        device: str = "auto",
+        dtype: str = "auto",
+        token_ids: Mapping[str, int] | None = None,
+        **options: Any,
+    ) -> None:
+        self._prepare(model_path, batch_size, device, dtype, token_ids, options)
+        self.model = self.load_model(model_path, self.dtype)
+        self.model.to(self.device).eval()
+        self.pad_id = self.tokenizer.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = self.tokenizer.eos_token_id or 0
+
+    @classmethod
+    def check(
+        cls,
+        model_path: str,
+        *,
+        batch_size: int = 8,
+        token_ids: Mapping[str, int] | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        **options: Any,
+    ) -> None:
+        """Load only the tokenizer and run the token checks: fails as ``cls(...)`` would,
+        without loading weights (for checks before a run starts)."""
+        cls.__new__(cls)._prepare(model_path, batch_size, device, dtype, token_ids, options)
+
+    def _prepare(
+        self,
+        model_path: str,
+        batch_size: int,
+        device: str,
+        dtype: str,
+        token_ids: Mapping[str, int] | None,
+        options: dict[str, Any],
+    ) -> None:
+        """Everything before the weights: tokenizer, token ids, pins, device."""
+        from transformers import AutoTokenizer
+
+        if batch_size < 1:
+            raise ValueError(f"prm.batch_size must be >= 1, got {batch_size}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if dtype == "auto":
+            dtype = "float32" if device == "cpu" else "bfloat16"
+        if not isinstance(getattr(torch, dtype, None), torch.dtype):
+            raise ValueError(f"prm.dtype: not a torch dtype name: {dtype!r} (e.g. bfloat16)")
+        self.device = torch.device(device)
+        self.dtype = getattr(torch, dtype)
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self._pins = dict(token_ids or {})
+        self._checked: set[str] = set()
+        self.setup(**options)
+        unused = sorted(set(self._pins) - self._checked)
+        if unused:
+            raise ValueError(
+                f"prm.token_ids: {', '.join(unused)} not used by this PRM "
+                f"(it looks up: {', '.join(sorted(self._checked)) or 'nothing'})"
+            )
+
+    # -- what a family defines -------------------------------------------------------------
+
+    def setup(self, **options: Any) -> None:
+        """Resolve the family's token strings to ids (use :meth:`token_id`)."""
+        raise NotImplementedError
+
+    def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
+        """Load the weights (called after :meth:`setup` succeeded)."""
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+
+    def encode(self, question: str, steps: Sequence[str]) -> Encoded:
+        """Token ids of one item and the position of each step's score."""
+        raise NotImplementedError
+
+    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One forward pass: a (batch, length) float tensor of per-position scores."""
+        raise NotImplementedError
+
+    # -- shared machinery ------------------------------------------------------------------
+
+    def token_id(self, text: str, key: str) -> int:
+        """The single token id of ``text`` (the value of ``prm.<key>``), or a clear error."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) != 1 or ids[0] == self.tokenizer.unk_token_id:
+            raise ValueError(
+                f"prm.{key}={text!r} is not a single token of this PRM's tokenizer "
+                f"(encodes to {ids})"
+            )
+        self._checked.add(key)
+        pinned = self._pins.get(key)
+        if pinned is not None and pinned != ids[0]:
+            raise ValueError(
+                f"prm.{key}={text!r} is token {ids[0]} in this tokenizer, but prm.token_ids "
+                f"pins it to {pinned}: wrong tokenizer or wrong token string"
+            )
+        return ids[0]
+
+    @torch.inference_mode()
+    def score(self, questions: Sequence[str], steps: Sequence[Sequence[str]]) -> PRMOutput:
+        """One score per step of every item, in input order (see :class:`ttscale.types.PRM`)."""
+        encoded = [self.encode(q, s) for q, s in zip(questions, steps, strict=True)]
+        for i, (e, s) in enumerate(zip(encoded, steps)):
+            if len(e.positions) != len(s):
+                raise ValueError(f"PRM item {i}: {len(s)} steps but {len(e.positions)} step ends")
+        scores: list[list[float]] = [[] for _ in encoded]
+        # Similar lengths together waste less padding; results go back to input order.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = max(len(encoded[i].ids) for i in rows)
+            ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for r, i in enumerate(rows):
+                # Right padding: a causal model's outputs at real positions ignore the padding,
+                # and positions need no shifting.
+                n = len(encoded[i].ids)
+                ids[r, :n] = torch.tensor(encoded[i].ids)
+                mask[r, :n] = 1
+            values = self.read(ids.to(self.device), mask.to(self.device)).float().cpu()
+            for r, i in enumerate(rows):
+                scores[i] = values[r, encoded[i].positions].tolist()
+        return PRMOutput(scores, [len(e.ids) for e in encoded])
+
+
+def pair_probability(logits: torch.Tensor, good_id: int, bad_id: int) -> torch.Tensor:
+    """P(good) from a softmax over just the good and bad tokens' logits, at every position."""
+    return logits[..., [good_id, bad_id]].float().softmax(-1)[..., 0]

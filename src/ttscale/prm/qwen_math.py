@@ -1,0 +1,71 @@
+"""Qwen/Qwen2.5-Math-PRM-7B: a Qwen2 model with a two-label token-classification head.
+
+Input, as Qwen's reference: the PRM's chat template over a system turn ("Please reason step
+by step, and put your final answer within \\boxed{}."), the question as the user turn, and
+the steps joined by ``<extra_0>`` and ended by one as the assistant turn. Step k's score is
+the softmax probability of label 1 at its ``<extra_0>``.
+
+Weights: ``model.*`` and ``score.0`` / ``score.2`` (Linear, ReLU, Linear to 2 labels), as in
+the checkpoint's remote ``Qwen2ForProcessRewardModel``, which transformers does not ship;
+:class:`QwenProcessRewardModel` is a minimal equivalent that loads them without remote code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from transformers import Qwen2Config, Qwen2Model, Qwen2PreTrainedModel
+
+from ttscale.prm.base import Encoded, TokenPRM
+
+SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+class QwenProcessRewardModel(Qwen2PreTrainedModel):
+    """Qwen2 body plus a Linear-ReLU-Linear head; ``forward`` returns (batch, length, 2) logits."""
+
+    config_class = Qwen2Config
+    base_model_prefix = "model"
+
+    def __init__(self, config: Qwen2Config) -> None:
+        super().__init__(config)
+        self.model = Qwen2Model(config)
+        h = config.hidden_size
+        self.score = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2))
+        self.post_init()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.score(hidden)
+
+
+class QwenMathPRM(TokenPRM):
+    """Options: ``step_tag`` ("<extra_0>"), ``system_prompt``; the rest as ``TokenPRM``."""
+
+    def setup(self, step_tag: str = "<extra_0>", system_prompt: str | None = None) -> None:
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ValueError("prm.path: this PRM's tokenizer has no chat template")
+        self.step_tag = step_tag
+        self.step_id = self.token_id(step_tag, "step_tag")
+        self.system_prompt = SYSTEM_PROMPT if system_prompt is None else system_prompt
+
+    def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
+        return QwenProcessRewardModel.from_pretrained(model_path, dtype=dtype)
+
+    def encode(self, question: str, steps: Sequence[str]) -> Encoded:
+        tag = self.step_tag
+        answer = "".join(s.replace(tag, "") + tag for s in steps)
+        messages = [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": question.replace(tag, "")},
+            {"role": "assistant", "content": answer},
+        ]
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+        ids = self.tokenizer(text, add_special_tokens=False).input_ids
+        return Encoded(ids, [p for p, t in enumerate(ids) if t == self.step_id])
+
+    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return logits.float().softmax(-1)[..., 1]

@@ -1,0 +1,231 @@
+"""Keep secrets (API keys, Hub tokens) out of everything a run writes or prints.
+
+Two layers:
+
+- by key: a config value under a secret-looking key (``model.api_key``, ``hf_token``, ...)
+  becomes ``***`` in config dumps, wandb and the JSON summary;
+- by value: the secret strings themselves, collected from the config, the command line and
+  the environment (``OPENAI_API_KEY``, ``HF_TOKEN``, ...), are scrubbed from free text:
+  Hydra's saved overrides, log records, error messages and ``sys.argv`` (which wandb
+  records as the run's command line).
+
+:class:`RedactedHydraOutput` is the Hydra callback (``conf/config.yaml``) that writes the
+``.hydra/`` folder redacted instead of Hydra, so the key never lands on disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+MASK = "***"
+# Secret values shorter than this are not scrubbed from free text: they would match by chance.
+MIN_SECRET_LEN = 8
+_SECRET_WORDS = {"secret", "password", "passwd", "apikey", "credentials"}
+# "*_token" names a credential (HF_TOKEN, GITHUB_TOKEN, hub_token) except these vocabulary
+# strings of a tokenizer or PRM (prm.good_token = "+").
+_VOCAB_TOKENS = {
+    "good_token",
+    "bad_token",
+    "pad_token",
+    "eos_token",
+    "bos_token",
+    "unk_token",
+    "sep_token",
+    "cls_token",
+    "mask_token",
+    "step_token",
+}
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a (dotted) config key or an environment variable name holds a secret.
+
+    ``model.api_key``, ``OPENAI_API_KEY``, ``HF_TOKEN`` are; ``max_tokens`` and
+    ``prm.good_token`` (a vocabulary string) are not.
+    """
+    name = re.split(r"[.\[\]/]", key.strip().lower().lstrip("+~"))[-1] or key.lower()
+    words = set(re.split(r"[^a-z0-9]+", name))
+    is_token = name == "token" or (name.endswith("_token") and name not in _VOCAB_TOKENS)
+    return "api_key" in name or is_token or bool(words & _SECRET_WORDS)
+
+
+def redact(obj: Any, key: str = "") -> Any:
+    """A copy of nested dicts/lists with secret values (by key) replaced by ``***``.
+
+    Strings of the form ``key=value`` (Hydra overrides) are redacted by their key.
+    """
+    if isinstance(obj, Mapping):
+        return {k: redact(v, f"{key}.{k}" if key else str(k)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact(v, key) for v in obj]
+    if obj not in (None, "") and key and is_secret_key(key):
+        return MASK
+    if isinstance(obj, str) and "=" in obj:
+        name, _, value = obj.partition("=")
+        if value and is_secret_key(name):
+            return f"{name}={MASK}"
+    return obj
+
+
+def secret_values(
+    data: Any = None,
+    overrides: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> set[str]:
+    """The secret strings to scrub: values under secret keys in ``data``, in ``key=value``
+    overrides, and in secret-named environment variables."""
+    found: set[str] = set()
+
+    def walk(obj: Any, key: str) -> None:
+        if isinstance(obj, Mapping):
+            for k, v in obj.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                walk(v, key)
+        elif isinstance(obj, str) and is_secret_key(key):
+            found.add(obj)
+
+    walk(data, "")
+    for item in overrides:
+        name, _, value = str(item).partition("=")
+        if is_secret_key(name):
+            found.add(value.strip("'\""))
+    for name, value in (os.environ if env is None else env).items():
+        if is_secret_key(name):
+            found.add(value)
+    return {v for v in found if len(v) >= MIN_SECRET_LEN and not v.startswith("${")}
+
+
+def scrub(text: str, values: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret value replaced by ``***``."""
+    for value in sorted(values, key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(value, MASK)
+    return text
+
+
+class ScrubFilter(logging.Filter):
+    """A handler filter that scrubs secret values from every record it lets through."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        super().__init__()
+        self.values = set(values)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.values:
+            record.msg = scrub(record.getMessage(), self.values)
+            record.args = None
+            if record.exc_info and not record.exc_text:
+                # the formatter uses this cached text instead of formatting the exception
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = scrub(record.exc_text, self.values)
+        return True
+
+
+class _ScrubbedStream:
+    """A text stream that scrubs secret values from everything written to it."""
+
+    def __init__(self, stream: Any, values: set[str]) -> None:
+        self._stream = stream
+        self.values = values
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub(text, self.values))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def protect_output(values: set[str]) -> None:
+    """From now on, scrub ``values`` from stdout, stderr and every root log handler."""
+    if not values:
+        return
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, _ScrubbedStream):
+            stream.values |= values
+        else:
+            setattr(sys, name, _ScrubbedStream(stream, set(values)))
+    for handler in logging.getLogger().handlers:
+        known = [f for f in handler.filters if isinstance(f, ScrubFilter)]
+        if known:
+            known[0].values |= values
+        else:
+            handler.addFilter(ScrubFilter(values))
+
+
+def protect_cli() -> set[str]:
+    """For run.py, before Hydra starts: scrub the secrets given on the command line or in
+    the environment from all output. Hydra's own errors echo the overrides verbatim
+    (``Error executing job with overrides: [...]``, ``use +model.api_key=...``)."""
+    values = secret_values(overrides=sys.argv[1:])
+    protect_output(values)
+    return values
+
+
+class RedactedHydraOutput(Callback):
+    """Writes Hydra's ``.hydra/{config,hydra,overrides}.yaml`` with secrets redacted.
+
+    Used with ``hydra.output_subdir: null`` (Hydra then saves nothing itself); if Hydra did
+    save them, they are overwritten. Also scrubs ``sys.argv`` and all output from then on.
+    """
+
+    def __init__(self, subdir: str = ".hydra") -> None:
+        self.subdir = subdir
+
+    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        from omegaconf import OmegaConf
+
+        raw = OmegaConf.to_container(config, resolve=False)
+        overrides = _overrides(config)
+        try:
+            data = OmegaConf.to_container(config, resolve=True)  # ${oc.env:...} keys too
+        except Exception:  # a broken interpolation: validation will name it
+            data = raw
+        values = secret_values(data, overrides)
+        # wandb records sys.argv as the run's command line; Hydra has parsed it by now
+        sys.argv[:] = [scrub(a, values) for a in sys.argv]
+        protect_output(values)
+        hydra = raw.pop("hydra")
+        out = Path(config.hydra.runtime.output_dir) / (config.hydra.output_subdir or self.subdir)
+        files = {"config.yaml": raw, "hydra.yaml": {"hydra": hydra}, "overrides.yaml": overrides}
+        for name, content in files.items():
+            text = OmegaConf.to_yaml(OmegaConf.create(redact(content)))
+            _write(out / name, scrub(text, values))
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        """The launcher saves ``multirun.yaml`` with the overrides verbatim, after this hook;
+        it is rewritten redacted when the sweep ends, and at exit if the sweep fails."""
+        values = secret_values(overrides=_overrides(config))
+        if values:
+            self._multirun = (Path(str(config.hydra.sweep.dir)) / "multirun.yaml", values)
+            atexit.register(self.on_multirun_end, config)
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        path, values = getattr(self, "_multirun", (None, None))
+        if path is not None and path.is_file():
+            _write(path, scrub(path.read_text(encoding="utf-8"), values))
+
+
+def _overrides(config: Any) -> list[str]:
+    """The command-line overrides as given (a value like ``${oops}`` left unresolved)."""
+    from omegaconf import OmegaConf
+
+    return [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False)]
+
+
+def _write(path: Path, text: str) -> None:
+    from ttscale.store import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,83 @@
+"""Discovery, filters, Hub config names, difficulty bins and the bootstrap (no model runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ttscale.analysis.discover import discover_local, filter_runs, hub_runs
+from ttscale.analysis.stats import bootstrap_ci, level_of_rate
+
+BON = "ttscale_arith--T-0.8--top_p-1--n-4--seed-{s}--agg_strategy-last"
+BEAM = "HuggingFaceH4_MATH-500--T-0.8--top_p-1.0--n-16--seed-0--agg_strategy-last--m-4--iters-40--look-0"
+
+
+def _touch(path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+
+
+def test_local_layout_merged_chunks_and_anchor_files(tmp_path) -> None:
+    run0 = tmp_path / "toy-policy" / "best_of_n" / BON.format(s=0)
+    _touch(run0 / "chunk-0_2.parquet")
+    _touch(run0 / "chunk-2_4.parquet")
+    run1 = tmp_path / "toy-policy" / "best_of_n" / BON.format(s=1)
+    _touch(run1 / "chunk-0_4.parquet")
+    _touch(run1 / "merged.parquet")  # a merged run is read from its merged file alone
+    _touch(tmp_path / "old" / f"{BEAM}.parquet")  # search-and-learn: a file named after its run
+    _touch(tmp_path / "notes" / "scratch.parquet")  # neither: skipped
+    runs = {r.key: r for r in discover_local(tmp_path)}
+    assert set(runs) == {
+        f"toy-policy/best_of_n/{BON.format(s=0)}",
+        f"toy-policy/best_of_n/{BON.format(s=1)}",
+        f"unknown/beam_search/{BEAM}",
+    }
+    assert [p.name for p in runs[f"toy-policy/best_of_n/{BON.format(s=0)}"].files] == [
+        "chunk-0_2.parquet",
+        "chunk-2_4.parquet",
+    ]
+    assert [p.name for p in runs[f"toy-policy/best_of_n/{BON.format(s=1)}"].files] == [
+        "merged.parquet"
+    ]
+    assert runs[f"unknown/beam_search/{BEAM}"].name.beam_width == 4
+    kept = filter_runs(list(runs.values()), ["best_of_n", "seed-1"])
+    assert [r.name.seed for r in kept] == [1]
+    assert len(filter_runs(list(runs.values()), ["*MATH-500*m-4*"])) == 1
+
+
+def test_missing_folder_is_named(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope"):
+        discover_local(tmp_path / "nope")
+
+
+def test_hub_config_names() -> None:
+    files = [
+        "README.md",
+        f"{BEAM}/train-00000-of-00001.parquet",
+        f"data/{BON.format(s=2)}/train-00000.parquet",
+        f"{BON.format(s=3)}--chunk-0_50/train.parquet",  # a chunk branch's files: not a run
+        "random/stuff.parquet",
+    ]
+    runs = hub_runs("user/runs", files, model="llama-1b")
+    assert [(r.approach, r.name.seed, r.hub) for r in runs] == [
+        ("beam_search", 0, ("user/runs", BEAM)),
+        ("best_of_n", 2, ("user/runs", BON.format(s=2))),
+    ]
+    assert all(r.model == "llama-1b" and not r.files for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("rate", "level"),
+    [(1.0, 1), (0.8, 1), (0.7999, 2), (0.6, 2), (0.4, 3), (0.2, 4), (0.1999, 5), (0.0, 5)],
+)
+def test_difficulty_bins_are_half_open(rate: float, level: int) -> None:
+    assert level_of_rate(rate) == level
+
+
+def test_bootstrap_ci() -> None:
+    values = [0.0] * 50 + [1.0] * 50
+    lo, hi = bootstrap_ci(values, seed=1)
+    assert lo < 0.5 < hi and hi - lo < 0.3
+    assert bootstrap_ci(values, seed=1) == (lo, hi)  # reproducible
+    assert bootstrap_ci([0.7] * 10) == pytest.approx((0.7, 0.7))
+    with pytest.raises(ValueError, match="solve rate"):
+        level_of_rate(1.5)

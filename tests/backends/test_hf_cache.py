@@ -1,0 +1,68 @@
+"""The preallocated KV cache, bulk compaction and shared prefill change speed, not results."""
+
+from __future__ import annotations
+
+import pytest
+
+from ttscale.toyworld.training import prompt_of
+from ttscale.types import SamplingParams
+
+
+@pytest.fixture(scope="module")
+def prompts(hf_generator):
+    exprs = ("12+7*3-45", "5+6", "9*8-1", "33-4*2+17-8")
+    return [prompt_of(hf_generator.tokenizer, f"Compute {e}.") for e in exprs]
+
+
+@pytest.fixture(scope="module")
+def dynamic_generator(policy_path):
+    from ttscale.backends.hf import HFGenerator
+
+    return HFGenerator(policy_path, batch_size=16, progress=False, kv_cache="dynamic")
+
+
+def _texts(gen, prompts, params):
+    return [[c.text for c in out] for out in gen.generate(prompts, params)]
+
+
+@pytest.mark.slow
+def test_same_completions_as_transformers_dynamic_cache(hf_generator, dynamic_generator, prompts):
+    # Budgets from 3 to 90 tokens and a stop string make rows finish at many different steps,
+    # so finished rows ride along, get dropped in bulk, and buffers grow past their first size.
+    params = [
+        SamplingParams(n=6, temperature=0.9, max_tokens=90, seed=1),
+        SamplingParams(n=5, temperature=0.5, max_tokens=3, seed=2),
+        SamplingParams(n=4, temperature=1.2, max_tokens=40, stop=("\n\n",), seed=3),
+        SamplingParams(n=3, temperature=0.0, max_tokens=70, seed=4),
+    ]
+    new = _texts(hf_generator, prompts, params)
+    assert new == _texts(dynamic_generator, prompts, params)
+    assert [len(c) for c in new[0]] != [len(new[0][0])] * 6  # rows did finish at different steps
+
+
+def test_equal_prompts_are_prefilled_once_with_the_same_results(hf_generator, prompts):
+    seen: list[int] = []
+    forward = hf_generator.model.forward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["input_ids"].shape[0])
+        return forward(*args, **kwargs)
+
+    # Like a step search: one request per beam copy, each with its own seed.
+    params = [SamplingParams(n=1, temperature=1.0, max_tokens=30, seed=s) for s in (7, 8, 9)]
+    alone = [_texts(hf_generator, [prompts[0]], [p])[0][0] for p in params]
+    hf_generator.model.forward = spy
+    try:
+        together = [t[0] for t in _texts(hf_generator, [prompts[0]] * 3, params)]
+    finally:
+        del hf_generator.model.forward
+    assert together == alone
+    assert seen[0] == 1  # one prefill row for the three copies, then three decode rows
+    assert seen[1] == 3
+
+
+def test_unknown_cache_kind_is_rejected(policy_path):
+    from ttscale.backends.hf import HFGenerator
+
+    with pytest.raises(ValueError, match="kv_cache must be 'preallocated' or 'dynamic'"):
+        HFGenerator(policy_path, kv_cache="static")
