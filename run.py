@@ -18,6 +18,7 @@ import ttscale.config  # noqa: F401  (registers the ${ttscale_root:} resolver)
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def cli(cfg: DictConfig) -> None:
+    from ttscale.backends.openai import ServerError  # light: httpx is imported on first use
     from ttscale.pipeline import main
     from ttscale.preflight import BAD_INPUT
 
@@ -28,6 +29,10 @@ def cli(cfg: DictConfig) -> None:
         # secrets (ttscale.redact), so an error that quotes a value cannot leak a key.
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except ServerError as err:
+        # A server that kept failing after its retries: the message names the request.
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,34 @@ def test_bootstrap_ci() -> None:
     assert bootstrap_ci([0.7] * 10) == pytest.approx((0.7, 0.7))
     with pytest.raises(ValueError, match="solve rate"):
         level_of_rate(1.5)
+
+
+def test_runs_whose_problems_end_with_different_n_get_full_set_metrics():
+    """Backtracking returns 1..n completions per problem: no maj@N exists for every problem,
+    so ``@all`` is each problem's own full set, checked here by hand (brute force)."""
+    from collections import Counter
+
+    from ttscale.analysis.load import Problem
+    from ttscale.analysis.stats import per_problem
+
+    problems = [
+        # 3 completions: answers 0, 0, 1; cluster 0 is right; PRM prefers cluster 1
+        Problem("a", 1, [0, 0, 1], [True, True, False], [0.1, 0.2, 0.9], None, 30.0, 40.0),
+        # 1 completion, wrong
+        Problem("b", 2, [5], [False], [0.5], None, 10.0, 12.0),
+    ]
+    rows = per_problem(problems, seed=0)
+    for p, r in zip(problems, rows):
+        votes = Counter(p.labels)
+        weights = Counter()
+        for label, s in zip(p.labels, p.scores):
+            weights[label] += s
+        right = {lab for lab, c in zip(p.labels, p.correct) if c}
+        assert r["maj@all"] == float(votes.most_common(1)[0][0] in right)
+        assert r["weighted@all"] == float(max(weights, key=weights.get) in right)
+        assert r["naive@all"] == float(
+            p.correct[max(range(len(p.scores)), key=p.scores.__getitem__)]
+        )
+        assert r["pass@all"] == float(any(p.correct))
+    assert [r["maj@all"] for r in rows] == [1.0, 0.0]
+    assert [r["weighted@all"] for r in rows] == [0.0, 0.0]

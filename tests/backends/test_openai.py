@@ -341,3 +341,38 @@ def test_credentials_in_the_url_are_masked_in_errors(server):
     with pytest.raises(ServerError) as err:
         gen.generate(["a"], [SamplingParams()])
     assert "hunter2" not in str(err.value) and "***@127.0.0.1" in str(err.value)
+
+
+@pytest.mark.slow
+def test_run_py_exits_3_with_one_clear_line_for_a_dead_server(server, tmp_path):
+    """Through the CLI: the failed request is named on stderr, no traceback, exit code 3."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server.scripts.default_factory = lambda: [{"status": 503}] * 10
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "model=toy-openai",
+            "model.serve=false",
+            f"model.base_url={server.url}",
+            "model.max_retries=1",
+            "model.retry_backoff=0.01",
+            "approach=majority",
+            "prm=none",
+            "n=2",
+            "dataset.num_samples=1",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            f"storage.results_dir={tmp_path / 'results'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "error: " in proc.stderr and "HTTP 503" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr

@@ -186,8 +186,12 @@ def test_server_sampling_honours_temperature_and_seed(toy_server, policy_path, h
     from ttscale.backends.openai import OpenAIGenerator
     from ttscale.toyworld.training import prompt_of
 
-    # transformers serve answers only for the model it was started with: its path.
-    gen = OpenAIGenerator(toy_server, model=policy_path, tokenizer=hf_generator.tokenizer)
+    # transformers serve answers only for the model it was started with: its path. It seeds
+    # one global RNG per request, so two requests in flight at once interleave their draws:
+    # seeded replies are reproducible only one request at a time (concurrency=1).
+    gen = OpenAIGenerator(
+        toy_server, model=policy_path, tokenizer=hf_generator.tokenizer, concurrency=1
+    )
     prompt = prompt_of(hf_generator.tokenizer, "Compute 48-9*7+35.")
     p = SamplingParams(n=3, temperature=1.5, max_tokens=40, seed=4)
     first = [c.text for c in gen.generate([prompt], [p])[0]]

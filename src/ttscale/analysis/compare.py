@@ -31,7 +31,8 @@ class Section:
 
 def headline(g: GroupMetrics) -> str:
     """The selection method a group is judged by: PRM-weighted vote if scored, else majority."""
-    return "weighted" if f"weighted@{g.first.n}" in g.mean else "maj"
+    scored = f"weighted@{g.first.n}" in g.mean or "weighted@all" in g.mean
+    return "weighted" if scored else "maj"
 
 
 def sizes(g: GroupMetrics) -> list[int]:
@@ -79,6 +80,13 @@ def _n(g: GroupMetrics) -> int:
     return g.first.n
 
 
+def _full(g: GroupMetrics, method: str) -> str:
+    """The key of ``method`` over every problem's full set: ``@N``, or ``@all`` when the
+    problems of a run end with different numbers of completions (backtracking, early exit)."""
+    key = f"{method}@{_n(g)}"
+    return key if key in g.mean else f"{method}@all"
+
+
 # -- summary ---------------------------------------------------------------------------------
 
 
@@ -87,11 +95,11 @@ def summary(groups: Sequence[GroupMetrics], out: Path | None, **_: object) -> li
     rows, figures = [], []
     for g in groups:
         N, method = _n(g), headline(g)
-        lo, hi = g.ci(f"{method}@{N}")
+        lo, hi = g.ci(_full(g, method))
         rows.append(
             [g.model, g.approach, g.first.run.name.temperature_label, str(N), str(len(g.runs)),
-             str(g.first.problems), pct(g, f"maj@{N}"), pct(g, f"weighted@{N}"),
-             pct(g, f"naive@{N}"), pct(g, f"pass@{N}"), pct(g, f"avg@{N}"),
+             str(g.first.problems), pct(g, _full(g, "maj")), pct(g, _full(g, "weighted")),
+             pct(g, _full(g, "naive")), pct(g, _full(g, "pass")), pct(g, f"avg@{N}"),
              f"{method}: [{100 * lo:.1f}, {100 * hi:.1f}]", f"{g.mean.get('tokens', math.nan):.0f}",
              f"{g.mean.get('prm_tokens', math.nan):.0f}"]
         )  # fmt: skip
@@ -140,10 +148,10 @@ def _compute_points(gs: Sequence[GroupMetrics]) -> Series:
         err = [g0.std[f"{method}@{n}"] for n in ns]
     else:
         # runs whose problems have different N (early exit) have no method@N: left out
-        gs = sorted((g for g in gs if f"{method}@{_n(g)}" in g.mean), key=_tokens)
+        gs = sorted((g for g in gs if _full(g, method) in g.mean), key=_tokens)
         x = [_tokens(g) for g in gs]
-        y = [g.mean[f"{method}@{_n(g)}"] for g in gs]
-        err = [g.std[f"{method}@{_n(g)}"] for g in gs]
+        y = [g.mean[_full(g, method)] for g in gs]
+        err = [g.std[_full(g, method)] for g in gs]
     return Series(f"{g0.approach} {g0.first.run.name.temperature_label} ({method})", x, y, err)
 
 
@@ -161,9 +169,9 @@ def approach_comparison(
                       xlabel="generated tokens per problem (log2)")
         )  # fmt: skip
         for g in gs:
-            key = f"{headline(g)}@{_n(g)}"
+            key = _full(g, headline(g))
             rows.append([model, g.approach, g.first.run.name.temperature_label, str(_n(g)),
-                         f"{_tokens(g):.0f}", key, pct(g, key), pct(g, f"pass@{_n(g)}")])  # fmt: skip
+                         f"{_tokens(g):.0f}", key, pct(g, key), pct(g, _full(g, "pass"))])  # fmt: skip
     headers = ["model", "approach", "temperature", "N", "tokens/problem", "metric", "accuracy",
                "pass@N"]  # fmt: skip
     notes = ["Best-of-N / majority curves run over n (a subset of n costs n/N of the tokens); "

@@ -85,8 +85,10 @@ def line_plot(
             from matplotlib.ticker import FuncFormatter, NullFormatter
 
             ax.set_xscale("log", base=2)
-            if len(xs) <= 10:  # few x values (n = 1, 2, 4, ...): tick exactly those
-                ax.set_xticks(sorted(xs))
+            ticks = sorted(xs)
+            apart = all(b >= 1.5 * a for a, b in zip(ticks, ticks[1:]))
+            if len(ticks) <= 10 and apart:  # n = 1, 2, 4, ...: tick exactly those
+                ax.set_xticks(ticks)  # (close values, e.g. token counts 347 and 350, would overlap)
             # plain numbers ("256", "1400"), not "2^8"
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
             ax.xaxis.set_minor_formatter(NullFormatter())
