@@ -2,6 +2,8 @@ import random
 
 import pytest
 
+# imported as a module: pytest would collect the functions test_split / test_texts as tests
+from ttscale.toyworld import problems as toy
 from ttscale.toyworld.arith import (
     Expr,
     check_steps,
@@ -11,16 +13,16 @@ from ttscale.toyworld.arith import (
     solution_steps,
     split_steps,
 )
-from ttscale.toyworld.problems import test_split, test_texts, train_stream
+from ttscale.toyworld.problems import train_stream
 
 
 def test_test_split_is_deterministic_and_balanced():
-    rows = test_split()
+    rows = toy.test_split()
     assert len(rows) == 500
     assert [sum(r["level"] == lvl for r in rows) for lvl in range(1, 6)] == [100] * 5
     assert len({r["problem"] for r in rows}) == 500
     assert len({r["unique_id"] for r in rows}) == 500
-    assert rows[0]["problem"] == test_split.__wrapped__()[0]["problem"]  # recomputed, same
+    assert rows[0]["problem"] == toy.test_split.__wrapped__()[0]["problem"]  # recomputed, same
     assert set(rows[0]) >= {"problem", "solution", "answer", "level", "unique_id"}
 
 
@@ -36,7 +38,7 @@ def test_level_is_number_of_operators_and_operands_in_range():
 
 
 def test_training_stream_never_yields_a_test_problem():
-    held = test_texts()
+    held = toy.test_texts()
     stream = train_stream(0, levels=(1,))  # level 1 is small enough for collisions to happen
     assert all(problem_text(next(stream)[0]) not in held for _ in range(20000))
 
@@ -85,5 +87,5 @@ def test_negative_numbers_parse_and_check():
 
 
 def test_any_prefix_of_the_test_split_is_level_balanced():
-    levels = [r["level"] for r in test_split()[:100]]
+    levels = [r["level"] for r in toy.test_split()[:100]]
     assert [levels.count(lvl) for lvl in range(1, 6)] == [20] * 5
