@@ -297,6 +297,8 @@ def _resolve(cfg: Any) -> dict[str, Any]:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    if "hydra" in cfg:  # a Hydra job's own node: job-time interpolations, no run's business
+        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     try:
         return OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as err:

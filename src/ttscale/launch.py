@@ -21,6 +21,7 @@ from typing import Any
 from ttscale.config import ROOT, RunConfig, ShardConfig, validate
 from ttscale.data import shard_range
 from ttscale.naming import chunk_name, run_name
+from ttscale.redact import public_config
 from ttscale.store import ChunkError, build_store
 
 Range = tuple[int, int]
@@ -102,14 +103,9 @@ def plan_runs(cfgs: Iterable[Any]) -> list[RunPlan]:
     The user's overrides are read from ``hydra.overrides`` (present in a Hydra job's config
     and in :func:`compose_sweep`'s); configs without them give a plan with no overrides.
     """
-    from omegaconf import DictConfig, OmegaConf
-
     plans: dict[tuple[str, str, str], RunPlan] = {}
     for cfg in cfgs:
-        job = cfg
-        if isinstance(cfg, DictConfig):  # the hydra node (job-time interpolations) is no run's
-            job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-        run, options, schedule = validate(job)
+        run, options, schedule = validate(cfg)
         name = run_name(run, options, schedule)
         key = (run.storage.model_dump_json(), f"{run.model.name}/{run.approach.name}", name)
         if key in plans:
@@ -258,17 +254,11 @@ def merge(plan: RunPlan, *, progress: bool = True) -> MergeReport:
         "num_problems": len(rows),
         "chunks": [chunk_name(s, e) for s, e in sorted(report.chunks)],
         "metrics": report.metrics,
-        "config": _public(run),
+        "config": public_config(run),
     }
     report.path = store.write_merged(plan.name, rows, summary)
     _track(run, plan.name, report.metrics, rows, len(report.chunks))
     return report
-
-
-def _public(run: RunConfig) -> dict[str, Any]:
-    from ttscale.redact import redact
-
-    return redact(run.model_dump())
 
 
 def _track(
@@ -278,7 +268,7 @@ def _track(
         return
     from ttscale.tracking import Tracker
 
-    tracker = Tracker(run.tracking, config=_public(run), name=name, job_type="merge")
+    tracker = Tracker(run.tracking, config=public_config(run), name=name, job_type="merge")
     try:
         tracker.log_merged(metrics, rows, chunks=chunks)
     finally:

@@ -12,6 +12,7 @@ from ttscale.config import RunConfig, validate
 from ttscale.data import load_rows, row_range, shard_range, to_problems
 from ttscale.naming import chunk_name, run_name
 from ttscale.preflight import preflight
+from ttscale.redact import public_config
 from ttscale.store import build_store
 from ttscale.types import Problem
 
@@ -106,7 +107,7 @@ def main(cfg: Any) -> dict[str, Any]:
             "num_problems": len(rows),
             "search_seconds": round(search_s, 3),
             "metrics": metrics,
-            "config": _public(run),
+            "config": public_config(run),
         }
         store.write_chunk(name, start, end, rows, summary)
         if ckpt is not None:
@@ -150,10 +151,3 @@ def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: R
     for row in rows:
         row["search_seconds"] = search_s / len(rows)
     return rows, per_problem
-
-
-def _public(run: RunConfig) -> dict[str, Any]:
-    """The config as written beside results: secrets replaced."""
-    from ttscale.redact import redact
-
-    return redact(run.model_dump())

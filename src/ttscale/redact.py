@@ -76,6 +76,11 @@ def redact(obj: Any, key: str = "") -> Any:
     return obj
 
 
+def public_config(run: Any) -> dict[str, Any]:
+    """A run's config as written beside results and merges: secret values replaced."""
+    return redact(run.model_dump())
+
+
 def secret_values(
     data: Any = None,
     overrides: Iterable[str] = (),
