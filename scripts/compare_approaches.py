@@ -100,13 +100,13 @@ def done_ranges(args, approach: str, n: int) -> dict[tuple[int, int], Path]:
     return dict(sorted(found.items()))
 
 
-def prefix_end(ranges: list[tuple[int, int]]) -> int:
-    """End of the longest run of rows from 0 that the ranges cover."""
-    end = 0
-    for start, stop in sorted(ranges):
-        if start > end:
+def reach(ranges: list[tuple[int, int]], start: int = 0) -> int:
+    """End of the longest run of rows from ``start`` that the ranges cover together."""
+    end = start
+    for a, b in sorted(ranges):
+        if a > end:
             break
-        end = max(end, stop)
+        end = max(end, b)
     return end
 
 
@@ -175,16 +175,17 @@ def collect(args) -> tuple[int, dict[tuple[str, int], tuple[list[dict[str, Any]]
     """Rows and search seconds per (approach, n) over the first rows done by all of them."""
     keys = [(a, n) for n in args.ns for a in args.approaches]
     files = {key: done_ranges(args, *key) for key in keys}
-    problems = min([args.problems] + [prefix_end(list(f)) for f in files.values()])
+    problems = min([args.problems] + [reach(list(f)) for f in files.values()])
     out = {}
     for key in keys:
-        rows = [
-            r
-            for (start, _), path in files[key].items()
-            if start < problems
-            for r in pq.read_table(path).to_pylist()
-            if r["index"] < problems
-        ]
+        # Files from runs with different --chunk may overlap: each row counts once.
+        by_index: dict[int, dict[str, Any]] = {}
+        for (start, _), path in files[key].items():
+            if start < problems:
+                for r in pq.read_table(path).to_pylist():
+                    if r["index"] < problems:
+                        by_index.setdefault(r["index"], r)
+        rows = [by_index[i] for i in sorted(by_index)]
         out[key] = (rows, sum(r["search_seconds"] for r in rows))
     return problems, out
 
@@ -248,7 +249,7 @@ def main() -> None:
             for n in args.ns:
                 for approach in args.approaches:
                     # Rows done by an earlier run with another --chunk are not redone.
-                    if not any(a <= start and end <= b for a, b in done_ranges(args, approach, n)):
+                    if reach(list(done_ranges(args, approach, n)), start) < end:
                         run_chunk(args, approach, n, start, end)
             print(f"== rows [{start}, {end}) done at {time.perf_counter() - started:.0f} s")
     report(args)

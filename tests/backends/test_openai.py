@@ -142,7 +142,9 @@ def test_requests_and_replies_map_onto_the_generator_contract(server):
         {"text": "done", "finish_reason": "stop"},  # no stop string in sight: EOS
     ]
     server.scripts["b"] = [{"text": "x" * 5, "finish_reason": "length"}]
-    out = make(server).generate(
+    # One request in flight: the script pops replies in arrival order, and two concurrent
+    # requests for "a" could arrive in either order.
+    out = make(server, concurrency=1).generate(
         ["a", "b"],
         [
             SamplingParams(n=2, temperature=0.7, top_p=0.9, max_tokens=9, stop=("\n\n",), seed=7),
