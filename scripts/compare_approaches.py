@@ -171,38 +171,46 @@ def chunks(args) -> list[tuple[int, int]]:
     return [(a, min(a + args.chunk, args.problems)) for a in range(0, args.problems, args.chunk)]
 
 
-def collect(args) -> tuple[int, dict[tuple[str, int], tuple[list[dict[str, Any]], float]]]:
-    """Rows and search seconds per (approach, n) over the first rows done by all of them."""
-    keys = [(a, n) for n in args.ns for a in args.approaches]
-    files = {key: done_ranges(args, *key) for key in keys}
-    problems = min([args.problems] + [reach(list(f)) for f in files.values()])
+def collect(args) -> dict[int, tuple[int, dict[str, tuple[list[dict[str, Any]], float]]]]:
+    """Per n: the first rows done by every approach, and each approach's rows and seconds.
+
+    Each n has its own prefix (every approach at that n covers it), so a table row never
+    mixes problem sets within an n; runs finish every row at the smallest n first.
+    """
     out = {}
-    for key in keys:
-        # Files from runs with different --chunk may overlap: each row counts once.
-        by_index: dict[int, dict[str, Any]] = {}
-        for (start, _), path in files[key].items():
-            if start < problems:
-                for r in pq.read_table(path).to_pylist():
-                    if r["index"] < problems:
-                        by_index.setdefault(r["index"], r)
-        rows = [by_index[i] for i in sorted(by_index)]
-        out[key] = (rows, sum(r["search_seconds"] for r in rows))
-    return problems, out
+    for n in args.ns:
+        files = {a: done_ranges(args, a, n) for a in args.approaches}
+        problems = min([args.problems] + [reach(list(f)) for f in files.values()])
+        runs = {}
+        for approach, ranges in files.items():
+            # Files from runs with different --chunk may overlap: each row counts once.
+            by_index: dict[int, dict[str, Any]] = {}
+            for (start, _), path in ranges.items():
+                if start < problems:
+                    for r in pq.read_table(path).to_pylist():
+                        if r["index"] < problems:
+                            by_index.setdefault(r["index"], r)
+            rows = [by_index[i] for i in sorted(by_index)]
+            runs[approach] = (rows, sum(r["search_seconds"] for r in rows))
+        out[n] = (problems, runs)
+    return out
 
 
 def report(args) -> None:
-    problems, runs = collect(args)
-    if not problems:
-        print("no rows are done for every approach and n yet")
+    per_n = {n: v for n, v in collect(args).items() if v[0]}
+    if not per_n:
+        print("no rows are done for every approach at any n yet")
         return
+    covered = ", ".join(f"n={n}: first {p} problems" for n, (p, _) in per_n.items())
     print(
-        f"\n## Approaches on the toy test split (first {problems} of {args.problems} problems, "
+        f"\n## Approaches on the toy test split ({covered} of {args.problems}; "
         f"seed {args.seed}, max_tokens {args.max_tokens}, PRM: {args.prm or 'models/toy-prm'})\n"
     )
+    rows = [(a, n, *runs[a]) for n, (_, runs) in per_n.items() for a in runs]
     print(HEAD)
-    print("\n".join(table_row(a, n, *runs[(a, n)]) for (a, n) in runs))
+    print("\n".join(table_row(a, n, r, sec) for a, n, r, sec in rows))
     print("\n| approach | n | L1 | L2 | L3 | L4 | L5 |\n|" + "---|" * 7)
-    print("\n".join(level_row(a, n, runs[(a, n)][0]) for (a, n) in runs))
+    print("\n".join(level_row(a, n, r) for a, n, r, _ in rows))
     print(
         "\naccuracy: the approach's own answer (highest aggregated PRM score; majority voting "
         "for majority). weighted / majority: votes over all its completions. search s: time "
@@ -243,15 +251,18 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)  # more threads than free cores thrash under OpenMP
         started = time.perf_counter()
-        for i, (start, end) in enumerate(chunks(args)):
-            if i % args.workers != args.worker:
-                continue
-            for n in args.ns:
+        # Every row at the smallest n first: an interrupted run still has whole columns.
+        for n in sorted(args.ns):
+            for i, (start, end) in enumerate(chunks(args)):
+                if i % args.workers != args.worker:
+                    continue
                 for approach in args.approaches:
                     # Rows done by an earlier run with another --chunk are not redone.
                     if reach(list(done_ranges(args, approach, n)), start) < end:
                         run_chunk(args, approach, n, start, end)
-            print(f"== rows [{start}, {end}) done at {time.perf_counter() - started:.0f} s")
+                print(
+                    f"== n={n} rows [{start}, {end}) done at {time.perf_counter() - started:.0f} s"
+                )
     report(args)
 
 

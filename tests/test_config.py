@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from hydra.errors import ConfigCompositionException
@@ -68,8 +67,9 @@ def test_unknown_config_group_option_fails_in_hydra():
         compose("approach=nonexistent")
 
 
-def test_cli_rejects_bad_value_fast_without_loading_a_model(tmp_path):
-    t0 = time.time()
+def test_cli_rejects_bad_value_with_one_clear_line(tmp_path):
+    # That this happens before any model loads is checked in-process, with a tripwire on
+    # model loading, by tests/test_bad_input.py; no wall-clock assertion here.
     proc = subprocess.run(
         [sys.executable, "run.py", "top_p=1.5", f"paths.log_dir={tmp_path}"],
         cwd=ROOT,
@@ -80,7 +80,6 @@ def test_cli_rejects_bad_value_fast_without_loading_a_model(tmp_path):
     assert proc.returncode == 2
     assert "top_p: must be in (0, 1], got 1.5" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert time.time() - t0 < 60  # generous: the point is that no model was loaded
 
 
 def test_cli_help_and_cfg_job():
