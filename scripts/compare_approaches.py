@@ -14,11 +14,12 @@ branches; tt_scale's 3, 3, 9 at N=4) scale with n / 4.
     python scripts/compare_approaches.py --worker 0 --workers 2  # two processes share chunks
     python scripts/compare_approaches.py --report-only           # the table from what is done
 
-Work runs chunk by chunk (``--chunk`` problems, every approach and n), and each chunk is a
-results file that a rerun skips, so an interrupted run resumes and partial progress is a
-balanced table: it covers the longest prefix of chunks complete for every approach and n.
-The toy split's rows cycle through the five levels, so any prefix of a multiple of 5 rows is
-balanced across difficulty.
+Work runs every row at the smallest n first, then the next n, chunk by chunk (``--chunk``
+problems, every approach). Each chunk is a results file that a rerun skips (rows that files
+of another ``--chunk`` cover together are not redone), so an interrupted run resumes, and
+partial progress is a balanced table: per n, the longest prefix of rows done by every
+approach. The toy split's rows cycle through the five levels, so any prefix of a multiple of
+5 rows is balanced across difficulty.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def report(args) -> None:
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems", type=int, default=500, help="first rows of the toy test split")
-    ap.add_argument("--chunk", type=int, default=25, help="rows per results file (resume unit)")
+    ap.add_argument("--chunk", type=int, default=10, help="rows per results file (resume unit)")
     ap.add_argument("--ns", type=int, nargs="+", default=[4, 16], help="budgets n to compare")
     ap.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
     ap.add_argument("--max-tokens", type=int, default=256)

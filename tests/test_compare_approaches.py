@@ -1,0 +1,66 @@
+"""scripts/compare_approaches.py: resumes over any chunk size, counts each row once."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "scripts" / "compare_approaches.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("compare_approaches", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize(
+    ("ranges", "start", "want"),
+    [
+        ([], 0, 0),
+        ([(0, 25), (25, 50)], 0, 50),
+        ([(0, 25), (25, 50)], 20, 50),  # [20, 30) is covered by two files together
+        ([(0, 5), (10, 15)], 0, 5),  # a gap stops the run
+        ([(10, 15), (0, 12)], 0, 15),  # order does not matter; overlaps are fine
+        ([(0, 5)], 7, 7),  # nothing from 7 on
+    ],
+)
+def test_reach_is_the_covered_run_from_start(ranges, start, want):
+    assert _module().reach(ranges, start) == want
+
+
+def _run(tmp_path, *args: str) -> str:
+    cmd = [sys.executable, str(SCRIPT), "--results-dir", str(tmp_path), "--max-tokens", "64"]
+    cmd += ["--problems", "4", "--ns", "2", "--approaches", "best_of_n", "majority", *args]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_a_rerun_with_another_chunk_size_runs_nothing_and_counts_rows_once(
+    tmp_path, policy_path, prm_path
+):
+    first = _run(tmp_path, "--chunk", "2")
+    assert first.count("-- best_of_n n=2 rows") == 2 and "n=2: first 4 problems" in first
+    again = _run(tmp_path, "--chunk", "4")  # [0, 4) is covered by [0, 2) and [2, 4)
+    assert "-- " not in again.split("## Approaches")[0]
+    table = [line for line in again.splitlines() if line.startswith("| majority | 2 |")]
+    assert table == [line for line in first.splitlines() if line.startswith("| majority | 2 |")]
+    # An overlapping file (as an earlier run with another --chunk leaves) adds no rows.
+    mod = _module()
+    folder = next(p for p in (tmp_path / "toy-policy" / "majority").iterdir())
+    (folder / "chunk-1_4.parquet").write_bytes((folder / "chunk-2_4.parquet").read_bytes())
+    rows = mod.collect(
+        mod.argparse.Namespace(
+            ns=[2], approaches=["majority"], problems=4, results_dir=str(tmp_path),
+            seed=0, max_tokens=64, policy=None, prm=None, grading_workers=1,
+        )
+    )[2][1]["majority"][0]  # fmt: skip
+    assert [r["index"] for r in rows] == [0, 1, 2, 3]
