@@ -46,6 +46,10 @@ APPROACHES = (
 )
 
 
+# The order runs go in: backtracking costs 3-5x the tokens of the others.
+TIERS = (APPROACHES[:4], APPROACHES[4:])
+
+
 def approach_overrides(approach: str, n: int) -> list[str]:
     """Options that make an approach spend its budget n (beyond its own defaults)."""
     if approach == "collective_backtrack":
@@ -131,7 +135,7 @@ def _vote(row: dict[str, Any], weighted: bool) -> bool:
     return any(c for lbl, c in zip(row["answer_labels"], row["correct"]) if lbl == winner)
 
 
-def table_row(approach: str, n: int, rows: list[dict[str, Any]], seconds: float) -> str:
+def table_row(approach: str, n: int, rows: list[dict[str, Any]]) -> str:
     k = len(rows)
 
     def mean(f) -> float:
@@ -141,6 +145,7 @@ def table_row(approach: str, n: int, rows: list[dict[str, Any]], seconds: float)
     cells = [
         approach,
         str(n),
+        str(k),
         f"{100 * mean(lambda r: r['is_correct']):.1f}",
         f"{100 * mean(lambda r: _vote(r, True)):.1f}" if scored else "-",
         f"{100 * mean(lambda r: _vote(r, False)):.1f}",
@@ -148,7 +153,7 @@ def table_row(approach: str, n: int, rows: list[dict[str, Any]], seconds: float)
         f"{mean(lambda r: len(r['completions'])):.1f}",
         f"{mean(lambda r: r['generated_tokens']):.0f}",
         f"{mean(lambda r: r['prm_tokens']):.0f}",
-        f"{seconds:.0f}",
+        f"{sum(r['search_seconds'] for r in rows):.0f}",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -163,8 +168,8 @@ def level_row(approach: str, n: int, rows: list[dict[str, Any]]) -> str:
 
 
 HEAD = (
-    "| approach | n | accuracy | weighted | majority | pass@N | completions | "
-    "tokens/problem | PRM tokens/problem | search s |\n|" + "---|" * 10
+    "| approach | n | problems | accuracy | weighted | majority | pass@N | completions | "
+    "tokens/problem | PRM tokens/problem | search s |\n|" + "---|" * 11
 )
 
 
@@ -172,18 +177,18 @@ def chunks(args) -> list[tuple[int, int]]:
     return [(a, min(a + args.chunk, args.problems)) for a in range(0, args.problems, args.chunk)]
 
 
-def collect(args) -> dict[int, tuple[int, dict[str, tuple[list[dict[str, Any]], float]]]]:
-    """Per n: the first rows done by every approach, and each approach's rows and seconds.
+def collect(args) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Rows of each (approach, n) over the longest prefix of the split it has done.
 
-    Each n has its own prefix (every approach at that n covers it), so a table row never
-    mixes problem sets within an n; runs finish every row at the smallest n first.
+    Prefixes differ while a run is under way (cheap approaches finish first); a table row says
+    how many problems it covers. Rows cycle through the levels, so each prefix of a multiple
+    of 5 rows is balanced across difficulty.
     """
     out = {}
     for n in args.ns:
-        files = {a: done_ranges(args, a, n) for a in args.approaches}
-        problems = min([args.problems] + [reach(list(f)) for f in files.values()])
-        runs = {}
-        for approach, ranges in files.items():
+        for approach in args.approaches:
+            ranges = done_ranges(args, approach, n)
+            problems = min(args.problems, reach(list(ranges)))
             # Files from runs with different --chunk may overlap: each row counts once.
             by_index: dict[int, dict[str, Any]] = {}
             for (start, _), path in ranges.items():
@@ -191,31 +196,28 @@ def collect(args) -> dict[int, tuple[int, dict[str, tuple[list[dict[str, Any]], 
                     for r in pq.read_table(path).to_pylist():
                         if r["index"] < problems:
                             by_index.setdefault(r["index"], r)
-            rows = [by_index[i] for i in sorted(by_index)]
-            runs[approach] = (rows, sum(r["search_seconds"] for r in rows))
-        out[n] = (problems, runs)
+            if by_index:
+                out[approach, n] = [by_index[i] for i in sorted(by_index)]
     return out
 
 
 def report(args) -> None:
-    per_n = {n: v for n, v in collect(args).items() if v[0]}
-    if not per_n:
-        print("no rows are done for every approach at any n yet")
+    runs = collect(args)
+    if not runs:
+        print("no rows are done yet")
         return
-    covered = ", ".join(f"n={n}: first {p} problems" for n, (p, _) in per_n.items())
     print(
-        f"\n## Approaches on the toy test split ({covered} of {args.problems}; "
-        f"seed {args.seed}, max_tokens {args.max_tokens}, PRM: {args.prm or 'models/toy-prm'})\n"
+        f"\n## Approaches on the toy test split ({args.problems} problems; seed {args.seed}, "
+        f"max_tokens {args.max_tokens}, PRM: {args.prm or 'models/toy-prm'})\n"
     )
-    rows = [(a, n, *runs[a]) for n, (_, runs) in per_n.items() for a in runs]
     print(HEAD)
-    print("\n".join(table_row(a, n, r, sec) for a, n, r, sec in rows))
+    print("\n".join(table_row(a, n, rows) for (a, n), rows in runs.items()))
     print("\n| approach | n | L1 | L2 | L3 | L4 | L5 |\n|" + "---|" * 7)
-    print("\n".join(level_row(a, n, r) for a, n, r, _ in rows))
+    print("\n".join(level_row(a, n, rows) for (a, n), rows in runs.items()))
     print(
-        "\naccuracy: the approach's own answer (highest aggregated PRM score; majority voting "
-        "for majority). weighted / majority: votes over all its completions. search s: time "
-        "inside the search, summed over chunks."
+        "\nproblems: the first rows of the split the run has done. accuracy: the approach's "
+        "own answer (highest aggregated PRM score; majority voting for majority). weighted / "
+        "majority: votes over all its completions. search s: time inside the search, summed."
     )
 
 
@@ -252,18 +254,20 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)  # more threads than free cores thrash under OpenMP
         started = time.perf_counter()
-        # Every row at the smallest n first: an interrupted run still has whole columns.
+        # Every row at the smallest n first, and within an n the cheap approaches over every
+        # row before backtracking: an interrupted run still has whole rows of the table.
         for n in sorted(args.ns):
-            for i, (start, end) in enumerate(chunks(args)):
-                if i % args.workers != args.worker:
-                    continue
-                for approach in args.approaches:
-                    # Rows done by an earlier run with another --chunk are not redone.
-                    if reach(list(done_ranges(args, approach, n)), start) < end:
-                        run_chunk(args, approach, n, start, end)
-                print(
-                    f"== n={n} rows [{start}, {end}) done at {time.perf_counter() - started:.0f} s"
-                )
+            for tier in TIERS:
+                todo = [a for a in tier if a in args.approaches]
+                for i, (start, end) in enumerate(chunks(args)):
+                    if not todo or i % args.workers != args.worker:
+                        continue
+                    for approach in todo:
+                        # Rows done by an earlier run with another --chunk are not redone.
+                        if reach(list(done_ranges(args, approach, n)), start) < end:
+                            run_chunk(args, approach, n, start, end)
+                    took = time.perf_counter() - started
+                    print(f"== n={n} {' '.join(todo)} rows [{start}, {end}) done at {took:.0f} s")
     report(args)
 
 
