@@ -14,12 +14,13 @@ branches; tt_scale's 3, 3, 9 at N=4) scale with n / 4.
     python scripts/compare_approaches.py --worker 0 --workers 2  # two processes share chunks
     python scripts/compare_approaches.py --report-only           # the table from what is done
 
-Work runs every row at the smallest n first, then the next n, chunk by chunk (``--chunk``
-problems, every approach). Each chunk is a results file that a rerun skips (rows that files
-of another ``--chunk`` cover together are not redone), so an interrupted run resumes, and
-partial progress is a balanced table: per n, the longest prefix of rows done by every
-approach. The toy split's rows cycle through the five levels, so any prefix of a multiple of
-5 rows is balanced across difficulty.
+Work runs every row at the smallest n first, then the next n; within an n, best_of_n,
+majority, beam_search and dvts go over every row before the backtracking searches (3-5x their
+tokens), chunk by chunk (``--chunk`` problems). Each chunk is a results file that a rerun
+skips (rows that files of another ``--chunk`` cover together are not redone), so an
+interrupted run resumes. The table covers, per approach and n, the longest prefix of rows
+done, and says how many; the toy split's rows cycle through the five levels, so any prefix
+of a multiple of 5 rows is balanced across difficulty.
 """
 
 from __future__ import annotations
