@@ -124,6 +124,39 @@ def plan_runs(cfgs: Iterable[Any]) -> list[RunPlan]:
     return list(plans.values())
 
 
+def sweep_errors(cfgs: Sequence[Any], job_overrides: Sequence[Sequence[str]]) -> list[str]:
+    """The bad input of every task of a sweep, one line per distinct problem.
+
+    Launchers call this before any task runs, so a typo in one combination stops the sweep in
+    seconds instead of after the combinations before it. Each task's config is validated
+    (cheap); dataset rows, model folders and PRM tokens are checked once per run (tasks that
+    differ only in their shard share them).
+    """
+    from ttscale.preflight import BAD_INPUT, preflight
+
+    errors: dict[str, None] = {}  # ordered and deduplicated: shards of one run share an error
+    checked: set[str] = set()
+    # Name a task by the overrides the sweep varies (n=6), not those all tasks share.
+    shared = set.intersection(*(set(o) for o in job_overrides)) if job_overrides else set()
+    for cfg, overrides in zip(cfgs, job_overrides):
+        own = [o for o in overrides if _key(o) not in _SHARD_KEYS]
+        label = " ".join(o for o in own if o not in shared) or " ".join(own) or "(defaults)"
+        try:
+            run, options, _ = validate(cfg)
+            key = run.model_copy(update={"shard": ShardConfig()}).model_dump_json()
+            if key not in checked:
+                checked.add(key)
+                _dataset_rows(run)
+                preflight(run, options)
+        except BAD_INPUT as err:
+            errors[f"{label}: {err}"] = None
+    return list(errors)
+
+
+def _key(override: str) -> str:
+    return override.lstrip("+~").split("=")[0]
+
+
 def _dataset_rows(run: RunConfig) -> Range:
     return _rows_of(run.dataset.model_dump_json())
 
@@ -151,7 +184,7 @@ def _user_overrides(cfg: Any) -> list[str]:
         if not o.startswith("hydra.mode=")
     ]
     task = OmegaConf.select(cfg, "hydra.overrides.task", default=None) or []
-    return [o for o in [*hydra, *task] if o.lstrip("+~").split("=")[0] not in _SHARD_KEYS]
+    return [o for o in [*hydra, *task] if _key(o) not in _SHARD_KEYS]
 
 
 def compose_sweep(overrides: Sequence[str]) -> list[Any]:

@@ -100,17 +100,41 @@ def test_basic_launcher_callback_merges_the_completed_tasks(monkeypatch):
     from hydra_plugins.ttscale_launcher.callbacks import MergeAfterSweep
 
     merged = []
-    monkeypatch.setattr(ttscale.launch, "merge_sweep", lambda cfgs: merged.append(cfgs) or 0)
+    monkeypatch.setattr(
+        ttscale.launch, "merge_sweep", lambda cfgs, progress: merged.append((cfgs, progress)) or 0
+    )
     cb = MergeAfterSweep()
     cb.on_multirun_end(config=None)
     assert merged == []  # nothing ran here (a submitit launcher's tasks run elsewhere)
-    cb.on_job_end("cfg0", JobReturn(status=JobStatus.COMPLETED))
-    cb.on_job_end("cfg1", JobReturn(status=JobStatus.FAILED))
+    cfg0, cfg1 = {"progress": False, "i": 0}, {"progress": False, "i": 1}
+    cb.on_job_end(cfg0, JobReturn(status=JobStatus.COMPLETED))
+    cb.on_job_end(cfg1, JobReturn(status=JobStatus.FAILED))
     cb.on_multirun_end(config=None)
-    assert merged == [["cfg0"]]
-    monkeypatch.setattr(ttscale.launch, "merge_sweep", lambda cfgs: 1)  # a range is missing
+    assert merged == [([cfg0], False)]  # progress=false: no merge progress bar either
+    monkeypatch.setattr(ttscale.launch, "merge_sweep", lambda cfgs, progress: 1)  # rows missing
     with pytest.raises(SystemExit, match="missing or invalid chunks"):
         cb.on_multirun_end(config=None)
+
+
+@pytest.mark.parametrize("launcher", ["basic", "submitit_local"])
+def test_a_bad_combination_stops_the_sweep_before_any_task_runs(tmp_path, launcher):
+    """n=6 is not divisible by beam_width 4: nothing runs, not even the valid n=4 tasks."""
+    cmd = [sys.executable, "run.py", "-m", f"hydra/launcher={launcher}", "approach=beam_search",
+           "approach.beam_width=4", "n=4,6", "shard.count=2", "dataset.num_samples=4",
+           f"storage.results_dir={tmp_path / 'res'}", f"paths.log_dir={tmp_path / 'logs'}"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "error: nothing was launched: 1 problem(s) in the sweep" in done.stderr
+    assert "n=6: invalid config" in done.stderr and "divisible by beam_width (4)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "res").exists()  # no task ran
+    assert not list(tmp_path.rglob("*.submitit*")) and not list(tmp_path.rglob("*_submitted.pkl"))
+
+
+def test_plain_multirun_uses_the_checked_basic_launcher():
+    for overrides in [(), ("hydra/launcher=basic",)]:
+        target = _hydra(*overrides).launcher._target_
+        assert target == f"{PLUGIN}.launcher.CheckedBasicLauncher"
 
 
 def test_a_failed_merge_fails_a_sweep_whose_tasks_all_completed():

@@ -26,5 +26,6 @@ class MergeAfterSweep(Callback):
             return
         from ttscale.launch import merge_sweep
 
-        if merge_sweep(self.cfgs):  # the report printed says what is missing and how to rerun
+        progress = bool(self.cfgs[0].get("progress", True))  # progress=false: no merge bar
+        if merge_sweep(self.cfgs, progress=progress):  # the report printed says what is missing and how to rerun
             raise SystemExit("error: the merge found missing or invalid chunks (report above)")

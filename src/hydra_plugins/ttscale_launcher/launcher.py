@@ -9,17 +9,22 @@ them and where the logs are, and returns at once. ``submitit_local`` runs the ta
 processes, then merges in this process. A task that dies shows up in ``sacct`` (the local
 cluster runs slurmdbd), so the launcher never waits forever on it.
 
+Every launcher here, Hydra's ``basic`` name included (:class:`CheckedBasicLauncher`), checks
+every task's input (:func:`ttscale.launch.sweep_errors`) before any task runs or is submitted.
+
 No ``from __future__ import annotations`` here: Hydra's plugin scan executes this module
 outside ``sys.modules``, where dataclasses cannot resolve string annotations.
 """
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -60,6 +65,47 @@ class TtscaleLocalConf(MergeOptions, LocalQueueConf):
 # tests/slurm/test_launcher.py checks it.
 ConfigStore.instance().store(group="hydra/launcher", name="submitit_slurm", node=TtscaleSlurmConf)
 ConfigStore.instance().store(group="hydra/launcher", name="submitit_local", node=TtscaleLocalConf)
+
+
+def _task_configs(launcher: Any, job_overrides: Sequence[Sequence[str]]) -> list[Any]:
+    """Every task's composed config; exit 2 before any task runs if one has bad input."""
+    from ttscale.launch import sweep_errors
+
+    cfgs = [
+        launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(o))
+        for o in job_overrides
+    ]
+    errors = sweep_errors(cfgs, job_overrides)
+    if errors:
+        # stderr is scrubbed of secrets by run.py (ttscale.redact.protect_cli).
+        print(
+            f"error: nothing was launched: {len(errors)} problem(s) in the sweep", file=sys.stderr
+        )
+        for e in errors:
+            print(f"  {e}", file=sys.stderr)
+        raise SystemExit(2)
+    return cfgs
+
+
+class CheckedBasicLauncher(BasicLauncher):
+    """Hydra's basic launcher (tasks one after another in this process), but every task's
+    input is checked first: a bad combination fails before the ones before it have run."""
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        _task_configs(self, job_overrides)
+        return super().launch(job_overrides, initial_job_idx)
+
+
+@dataclass
+class CheckedBasicConf:
+    _target_: str = "hydra_plugins.ttscale_launcher.launcher.CheckedBasicLauncher"
+
+
+# Also over Hydra's own name (core plugins are scanned before hydra_plugins): plain `-m`
+# sweeps get the check; tests/slurm/test_launcher.py checks that this entry wins.
+ConfigStore.instance().store(group="hydra/launcher", name="basic", node=CheckedBasicConf)
 
 
 class MergeIncomplete(RuntimeError):
@@ -107,16 +153,13 @@ class _MergeMixin(BaseSubmititLauncher):
         assert self.config is not None and self.hydra_context is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        cfgs = _task_configs(self, job_overrides)  # all checked before anything is submitted
         args = []
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
             args.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
                          Singleton.get_state()))  # fmt: skip
         jobs = self._executor().map_array(self, *zip(*args))
-        cfgs = [
-            self.hydra_context.config_loader.load_sweep_config(self.config, list(o))
-            for o in job_overrides
-        ]
         return self._after_submit(jobs, cfgs, job_overrides)
 
     def _after_submit(self, jobs: list, cfgs: list, overrides: Sequence) -> list[JobReturn]:
