@@ -27,5 +27,6 @@ class MergeAfterSweep(Callback):
         from ttscale.launch import merge_sweep
 
         progress = bool(self.cfgs[0].get("progress", True))  # progress=false: no merge bar
-        if merge_sweep(self.cfgs, progress=progress):  # the report printed says what is missing and how to rerun
+        # The report printed says what is missing and how to rerun it.
+        if merge_sweep(self.cfgs, progress=progress):
             raise SystemExit("error: the merge found missing or invalid chunks (report above)")
