@@ -39,4 +39,11 @@ if __name__ == "__main__":
     from ttscale.redact import protect_cli
 
     protect_cli()  # Hydra's own error messages echo the command line
-    cli()
+    try:
+        cli()
+    except SystemExit as done:
+        if done.code == 1:  # Hydra's own error, printed above: name a mistyped key's fix
+            from ttscale.hints import print_override_hints
+
+            print_override_hints(sys.argv[1:])
+        raise

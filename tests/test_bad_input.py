@@ -53,11 +53,15 @@ def rejected(make_cfg, *overrides: str) -> str:
 
 CONFIG_CASES = {
     # unknown keys and wrong types
-    "unknown dataset key": (["+dataset.spilt=train"], "dataset.spilt: unknown key"),
+    "unknown dataset key": (
+        ["+dataset.spilt=train"],
+        "dataset.spilt: unknown key; did you mean dataset.split?",
+    ),
     "unknown approach key": (
         ["approach=beam_search", "+approach.beam_widht=2"],
-        "approach.beam_widht: unknown key",
+        "approach.beam_widht: unknown key; did you mean approach.beam_width?",
     ),
+    "unknown key unlike any": (["+model.zzzzz=1"], "model.zzzzz: unknown key (typo?)"),
     "unknown approach name": (["approach.name=beem_search"], "approach.name: unknown approach"),
     "wrong type int": (["max_tokens=lots"], "max_tokens: Input should be a valid integer"),
     "wrong type bool": (["progress=maybe"], "progress: Input should be a valid boolean"),
@@ -201,6 +205,42 @@ def test_hydra_rejects_unknown_options_and_keys(override, fragments):
         compose(override)
     msg = f"{err.value} {err.value.__cause__}"
     assert all(f in msg for f in fragments), msg
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["nn=4"], "there is no key 'nn'; did you mean n?"),
+        (["approach=beam_search", "approach.beamwidth=4"], "did you mean approach.beam_width?"),
+        (["prm=toy", "prm.batchsize=8"], "did you mean prm.batch_size?"),
+        (["model.api_kye=sk-test-0123456789"], "did you mean model.api_key?"),
+    ],
+)
+def test_a_mistyped_key_gets_the_key_it_resembles(argv, hint):
+    from ttscale.hints import override_hints
+
+    (got,) = override_hints(argv)
+    assert hint in got and "sk-test" not in got  # values are never echoed
+
+
+def test_no_hint_for_known_or_unlike_keys():
+    from ttscale.hints import override_hints
+
+    assert override_hints(["n=4", "approach=dvts", "approach.beam_width=2"]) == []
+    assert override_hints(["zzzzzz=1", "+nn=4", "hydra.job.chdir=true"]) == []
+
+
+def test_cli_prints_the_hint_after_hydras_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "run.py", "tempreature=0.5", f"paths.log_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    assert "Could not override 'tempreature'" in proc.stderr
+    assert proc.stderr.rstrip().endswith("did you mean temperature?")
 
 
 # --- datasets ---------------------------------------------------------------------------------

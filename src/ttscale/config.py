@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -262,7 +263,7 @@ def validate(cfg: Any) -> tuple[RunConfig, Any, Any]:
     try:
         run = RunConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format(err)) from None
+        raise ConfigError(_format(err, data=data, model=RunConfig)) from None
     approach = _options(APPROACHES, "approach", run.approach.model_dump())
     schedule = _options(SCHEDULES, "temperature_schedule", run.temperature_schedule.model_dump())
     problems = [*approach.check(run), *schedule.check(run), *_backend_problems(run, approach)]
@@ -315,10 +316,12 @@ def _options(registry, key: str, data: dict[str, Any]):
     try:
         return cls.Options.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format(err, prefix=f"{key}.")) from None
+        raise ConfigError(_format(err, prefix=f"{key}.", data=data, model=cls.Options)) from None
 
 
-def _format(err: ValidationError, prefix: str = "") -> str:
+def _format(err: ValidationError, prefix: str = "", data: Any = None, model: Any = None) -> str:
+    """One line per error, naming the key; an unknown key gets the known key closest to it."""
+    from ttscale.hints import close_key
     from ttscale.redact import is_secret_key
 
     lines = []
@@ -326,7 +329,10 @@ def _format(err: ValidationError, prefix: str = "") -> str:
         key = prefix + ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (typo?)"
+            *parent, last = (str(p) for p in e["loc"])
+            guess = close_key(last, known_keys(data, model, parent))
+            full = prefix + ".".join([*parent, guess]) if guess else None
+            msg = f"unknown key; did you mean {full}?" if full else "unknown key (typo?)"
         elif "input" in e and e["type"] != "missing" and not isinstance(e["input"], dict):
             msg += " (value hidden)" if is_secret_key(key) else f" (got {e['input']!r})"
         # A section's own check names its keys in full ("prm.path: ..."): no second prefix.
@@ -341,6 +347,18 @@ def compose(*overrides: str) -> Any:
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+def known_keys(data: Any, model: Any, loc: Sequence[str]) -> list[str]:
+    """The keys beside an unknown one at ``loc``: in the given data, and the schema's fields."""
+    for part in loc:
+        data = data.get(part) if isinstance(data, dict) else None
+        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        model = field.annotation if field is not None else None
+    keys = [str(k) for k in data] if isinstance(data, dict) else []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        keys += list(model.model_fields)
+    return keys
 
 
 def _register_resolvers() -> None:
