@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from ttscale.config import ROOT, compose
+from ttscale.launch import missing_ranges
 
 CHUNK = re.compile(r"chunk-(\d+)_(\d+)\.parquet")
 APPROACHES = (
@@ -108,12 +109,9 @@ def done_ranges(args, approach: str, n: int) -> dict[tuple[int, int], Path]:
 
 def reach(ranges: list[tuple[int, int]], start: int = 0) -> int:
     """End of the longest run of rows from ``start`` that the ranges cover together."""
-    end = start
-    for a, b in sorted(ranges):
-        if a > end:
-            break
-        end = max(end, b)
-    return end
+    hi = max([start, *(e for _, e in ranges)])
+    gaps = missing_ranges(start, hi, ranges)
+    return gaps[0][0] if gaps else hi
 
 
 def run_chunk(args, approach: str, n: int, start: int, end: int) -> None:
