@@ -13,6 +13,7 @@ branches; tt_scale's 3, 3, 9 at N=4) scale with n / 4.
     python scripts/compare_approaches.py --prm oracle            # search with an exact PRM
     python scripts/compare_approaches.py --worker 0 --workers 2  # two processes share chunks
     python scripts/compare_approaches.py --report-only           # the table from what is done
+    python scripts/compare_approaches.py --set model.device=cuda --results-dir results/gpu
 
 Work runs every row at the smallest n first, then the next n; within an n, best_of_n,
 majority, beam_search and dvts go over every row before the backtracking searches (3-5x their
@@ -77,7 +78,9 @@ def overrides(args, approach: str, n: int, start: int, end: int) -> list[str]:
         f"seed={args.seed}",
         f"max_tokens={args.max_tokens}",
         f"grading.workers={args.grading_workers}",
+        f"threads={args.threads}",  # the pipeline would otherwise take every free core
         *approach_overrides(approach, n),
+        *args.set,
     ]
     if args.policy:
         out.append(f"model.path={args.policy}")
@@ -233,6 +236,14 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--worker", type=int, default=0, help="this process runs chunks i %% workers")
     ap.add_argument("--workers", type=int, default=1, help="processes sharing the chunks")
     ap.add_argument("--report-only", action="store_true", help="print the table, run nothing")
+    ap.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="run.py overrides for every run, e.g. model.device=cuda model.dtype=float32 "
+        "(run names leave devices out: give such runs their own --results-dir)",
+    )
     ap.add_argument("--policy", default=None, help="policy folder (default: models/toy-policy)")
     ap.add_argument("--prm", default=None, help="PRM folder, or 'oracle' (default: models/toy-prm)")
     ap.add_argument(
@@ -249,9 +260,6 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if not args.report_only:
-        import torch
-
-        torch.set_num_threads(args.threads)  # more threads than free cores thrash under OpenMP
         started = time.perf_counter()
         # Every row at the smallest n first, and within an n the cheap approaches over every
         # row before backtracking: an interrupted run still has whole rows of the table.

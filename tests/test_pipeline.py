@@ -57,6 +57,21 @@ def test_writes_parquet_and_summary_with_anchor_columns(best_of_n):
         assert r["pred"] in r["completions"]
 
 
+def test_summary_records_the_resolved_devices_and_versions(best_of_n):
+    import torch
+    import transformers
+
+    _, summary, _ = best_of_n
+    env = json.loads(Path(summary["path"]).with_suffix(".json").read_text())["environment"]
+    assert summary["config"]["model"]["device"] == "auto"  # the config alone does not say
+    device, dtype = ("cuda", "bfloat16") if torch.cuda.is_available() else ("cpu", "float32")
+    assert env["generator"] == env["prm"] == {"device": device, "dtype": dtype}
+    assert env["versions"]["torch"] == torch.__version__
+    assert env["versions"]["transformers"] == transformers.__version__
+    assert env["torch_threads"] == torch.get_num_threads()
+    assert (env["gpu"] is None) == (not torch.cuda.is_available())
+
+
 def test_summary_metrics_match_the_rows(best_of_n):
     _, summary, _ = best_of_n
     rows = pq.read_table(summary["path"]).to_pylist()

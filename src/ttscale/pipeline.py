@@ -10,6 +10,7 @@ from typing import Any
 from ttscale.checkpoint import ShardCheckpoint, exit_on_signals, solve_checkpointed
 from ttscale.config import RunConfig, validate
 from ttscale.data import load_rows, row_range, shard_range, to_problems
+from ttscale.environment import environment
 from ttscale.naming import chunk_name, run_name
 from ttscale.preflight import preflight
 from ttscale.redact import public_config
@@ -108,6 +109,7 @@ def main(cfg: Any) -> dict[str, Any]:
             "search_seconds": round(search_s, 3),
             "metrics": metrics,
             "config": public_config(run),
+            "environment": environment(generator, prm),  # config says "auto"; this says what ran
         }
         store.write_chunk(name, start, end, rows, summary)
         if ckpt is not None:

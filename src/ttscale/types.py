@@ -73,7 +73,11 @@ class Generator(Protocol):
 
 @dataclass
 class PRMOutput:
-    """Step scores for a batch: ``scores[i][k]`` is P(step k of item i is correct)."""
+    """Step scores for a batch: ``scores[i][k]`` is P(step k of item i is correct).
+
+    ``num_tokens[i]`` is what the PRM processed for item i: 0 for an item that repeats an
+    earlier item of the same call (scored once, its scores copied).
+    """
 
     scores: list[list[float]]
     num_tokens: list[int]

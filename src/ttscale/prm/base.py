@@ -153,8 +153,13 @@ class TokenPRM:
             if len(e.positions) != len(s):
                 raise ValueError(f"PRM item {i}: {len(s)} steps but {len(e.positions)} step ends")
         scores: list[list[float]] = [[] for _ in encoded]
+        # A search sends the same prefix many times in one call (a beam's copies, children
+        # that sampled the same step): each distinct input runs once, and only that one is
+        # charged its tokens, so num_tokens is what the PRM really processed.
+        first: dict[tuple[int, ...], int] = {}
+        source = [first.setdefault(tuple(e.ids), i) for i, e in enumerate(encoded)]
         # Similar lengths together waste less padding; results go back to input order.
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+        order = sorted(first.values(), key=lambda i: len(encoded[i].ids))
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
             width = max(len(encoded[i].ids) for i in rows)
@@ -169,7 +174,12 @@ class TokenPRM:
             values = self.read(ids.to(self.device), mask.to(self.device)).float().cpu()
             for r, i in enumerate(rows):
                 scores[i] = values[r, encoded[i].positions].tolist()
-        return PRMOutput(scores, [len(e.ids) for e in encoded])
+        for i, j in enumerate(source):
+            if i != j:  # positions depend only on the ids: the same scores
+                scores[i] = list(scores[j])
+        return PRMOutput(
+            scores, [len(e.ids) if i == j else 0 for i, (e, j) in enumerate(zip(encoded, source))]
+        )
 
 
 def pair_probability(logits: torch.Tensor, good_id: int, bad_id: int) -> torch.Tensor:
