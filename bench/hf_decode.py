@@ -14,7 +14,6 @@ the same calls, alternating; the script checks that they return identical comple
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -77,13 +76,13 @@ def step_calls(args) -> list[tuple[list[str], list]]:
     return calls
 
 
-def replay(gen, calls) -> tuple[list[str], float, int]:
-    """Completion texts, seconds and generated tokens of the calls on one generator."""
+def replay(gen, calls) -> tuple[tuple[list[str], int], float]:
+    """(completion texts, generated tokens) of the calls on one generator, and the seconds."""
     t0 = time.perf_counter()
     outs = [gen.generate(prompts, params) for prompts, params in calls]
     seconds = time.perf_counter() - t0
     comps = [c for out in outs for group in out for c in group]
-    return [c.text for c in comps], seconds, sum(c.num_tokens for c in comps)
+    return ([c.text for c in comps], sum(c.num_tokens for c in comps)), seconds
 
 
 def main() -> None:
@@ -93,21 +92,18 @@ def main() -> None:
 
     args = parse_args()
     torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(ROOT / "bench"))
+    from alternate import replay_both
+
     args.beam_width = 1  # read by beam_batching.build, unused here
     new, old = (
         HFGenerator(args.policy, batch_size=args.batch_size, progress=False, kv_cache=kind)
         for kind in ("preallocated", "dynamic")
     )
     calls = sampling_calls(args, new) if args.workload == "sampling" else step_calls(args)
-    replay(new, calls[:1])  # warm-up: first-call overheads hit neither timing
-    replay(old, calls[:1])
-    times: dict[str, list[float]] = {"new": [], "old": []}
-    for _ in range(args.repeats):  # alternate, so drifting machine load hits both
-        new_texts, t, tokens = replay(new, calls)
-        times["new"].append(t)
-        old_texts, t, _ = replay(old, calls)
-        times["old"].append(t)
-    tn, to = statistics.median(times["new"]), statistics.median(times["old"])
+    ((new_texts, tokens), (old_texts, _)), (tn, to) = replay_both(
+        replay, new, old, calls, args.repeats
+    )
     rows = sum(len(prompts) for prompts, _ in calls)
     same = sum(a == b for a, b in zip(new_texts, old_texts))
     print(

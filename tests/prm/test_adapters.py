@@ -197,6 +197,10 @@ def test_batch_size_and_padding_side_do_not_change_scores(name, folders, prms):
     assert b.scores[half:] == b.scores[:half]
     lengths = [len(prms[name].encode(*i).ids) for i in ITEMS]
     assert a.num_tokens == b.num_tokens == lengths + [0] * half
+    full = FAMILIES[name][0](folders[name], batch_size=64, dedupe=False).score(questions, steps)
+    assert full.num_tokens == lengths * 2  # the anchors' way: every item read and charged
+    for x, y in zip(full.scores, c.scores):
+        assert x == pytest.approx(y, rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,8 @@ class TokenPRM:
         device, dtype: "auto" picks cuda/bf16 when a GPU exists, else cpu/fp32.
         token_ids: optional pins such as ``{"step_tag": 12902}``: the id each configured token
             string must resolve to in this tokenizer (a guard against a silently wrong tag).
+        dedupe: read each distinct input of a call once (default). False reads every item,
+            as the anchors do; kept for ``bench/prm_dedupe.py``.
         **options: the family's token strings (``step_tag``, ``good_token``, ...).
 
     The tokenizer loads first and every token string is checked before any weights load, so
@@ -48,9 +50,11 @@ class TokenPRM:
         device: str = "auto",
         dtype: str = "auto",
         token_ids: Mapping[str, int] | None = None,
+        dedupe: bool = True,
         **options: Any,
     ) -> None:
         self._prepare(model_path, batch_size, device, dtype, token_ids, options)
+        self.dedupe = dedupe
         self.model = self.load_model(model_path, self.dtype)
         self.model.to(self.device).eval()
         self.pad_id = self.tokenizer.pad_token_id
@@ -157,7 +161,10 @@ class TokenPRM:
         # that sampled the same step): each distinct input runs once, and only that one is
         # charged its tokens, so num_tokens is what the PRM really processed.
         first: dict[tuple[int, ...], int] = {}
-        source = [first.setdefault(tuple(e.ids), i) for i, e in enumerate(encoded)]
+        source = [
+            first.setdefault(tuple(e.ids) if self.dedupe else (i,), i)
+            for i, e in enumerate(encoded)
+        ]
         # Similar lengths together waste less padding; results go back to input order.
         order = sorted(first.values(), key=lambda i: len(encoded[i].ids))
         for start in range(0, len(order), self.batch_size):
