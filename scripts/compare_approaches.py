@@ -10,7 +10,7 @@ branches; tt_scale's 3, 3, 9 at N=4) scale with n / 4.
 
     python scripts/compare_approaches.py                         # 500 problems, n = 4 and 16
     python scripts/compare_approaches.py --problems 20 --ns 4    # a quick look
-    python scripts/compare_approaches.py --prm oracle            # search with an exact PRM
+    python scripts/compare_approaches.py --prm oracle            # an exact PRM (own folder)
     python scripts/compare_approaches.py --worker 0 --workers 2  # two processes share chunks
     python scripts/compare_approaches.py --report-only           # the table from what is done
     python scripts/compare_approaches.py --set model.device=cuda --results-dir results/gpu
@@ -248,10 +248,15 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--prm", default=None, help="PRM folder, or 'oracle' (default: models/toy-prm)")
     ap.add_argument(
         "--results-dir",
-        default=str(ROOT / "results" / "compare_approaches"),
-        help="where chunks are kept; a rerun skips the chunks already there",
+        default=None,
+        help="where chunks are kept; a rerun skips the chunks already there (default: "
+        "results/compare_approaches, with -POLICY and -PRM added for --policy and --prm, "
+        "since run names do not say which models ran)",
     )
     args = ap.parse_args()
+    if args.results_dir is None:
+        tags = [Path(x).name for x in (args.policy, args.prm) if x]
+        args.results_dir = str(ROOT / "results" / "-".join(["compare_approaches", *tags]))
     if args.chunk < 1 or not 0 <= args.worker < args.workers:
         ap.error("--chunk must be >= 1 and 0 <= --worker < --workers")
     return args

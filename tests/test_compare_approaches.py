@@ -70,3 +70,18 @@ def test_a_rerun_with_another_chunk_size_runs_nothing_and_counts_rows_once(
         )
     )["majority", 2]  # fmt: skip
     assert [r["index"] for r in rows] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("argv", "folder"),
+    [
+        ([], "compare_approaches"),
+        (["--prm", "oracle"], "compare_approaches-oracle"),
+        (["--policy", "/x/p1/", "--prm", "/y/prm2"], "compare_approaches-p1-prm2"),
+    ],
+)
+def test_other_models_get_their_own_results_folder(monkeypatch, argv, folder):
+    """Run names do not say which PRM ran: a shared folder would mix (or refuse) results."""
+    mod = _module()
+    monkeypatch.setattr(sys, "argv", ["compare_approaches.py", *argv])
+    assert mod.parse_args().results_dir == str(ROOT / "results" / folder)

@@ -95,6 +95,30 @@ def test_rerun_skips_a_complete_chunk(best_of_n, capsys):
     assert Path(summary["path"]).stat().st_mtime_ns == before
 
 
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("prm=oracle", "prm.name: 'math_shepherd' -> 'oracle'"), ("max_tokens=100", "max_tokens")],
+)
+def test_a_rerun_with_settings_the_name_leaves_out_fails_instead_of_skipping(
+    best_of_n, override, named
+):
+    """prm and max_tokens are not in the anchors' run name: the folder is the same, so a
+    silent skip would hand back the other settings' results as this run's."""
+    from tests.conftest import compose
+    from ttscale.config import ConfigError
+
+    _, summary, out = best_of_n
+    before = Path(summary["path"]).stat().st_mtime_ns
+    cfg = compose(
+        f"storage.results_dir={out}", "progress=false", "n=4", "dataset.num_samples=6", "seed=3",
+        override,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="use another storage.results_dir") as err:
+        main(cfg)
+    assert named in str(err.value)
+    assert Path(summary["path"]).stat().st_mtime_ns == before  # nothing was touched
+
+
 def test_same_seed_same_results_across_shards(make_cfg, policy_path, prm_path):
     """Two shards reproduce the unsharded run row for row (seeds are per problem)."""
     whole = main(make_cfg("approach=majority", "n=3", "dataset.num_samples=4"))

@@ -223,6 +223,10 @@ class HubStore:
             return False  # a branch without a valid chunk: the task is redone
         return True
 
+    def chunk_summary(self, run: str, start: int, end: int) -> dict[str, Any] | None:
+        """The summary of a chunk this machine wrote (its local copy); None otherwise."""
+        return self.local.chunk_summary(run, start, end)
+
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]:
         branch = self.branch(run, start, end)
         where = self.chunk_path(run, start, end)

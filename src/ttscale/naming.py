@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunName", "chunk_name", "parse_run_name", "run_name"]
+__all__ = ["RunName", "chunk_name", "parse_run_name", "run_name", "unnamed_differences"]
 
 
 def run_name(run: Any, approach_options: Any, schedule: Any) -> str:
@@ -24,6 +24,46 @@ def run_name(run: Any, approach_options: Any, schedule: Any) -> str:
         f"--seed-{run.seed}--agg_strategy-{run.agg_strategy}"
     )
     return name + approach_options.name_part()
+
+
+# Settings that change a run's results but that the anchors' grammar leaves out of its name.
+# Two runs differing only here would share a folder, and the second would skip the first's
+# chunks as its own: the pipeline refuses that instead (see :func:`unnamed_differences`).
+UNNAMED = (
+    "model.path",
+    "model.system_prompt",
+    "prm.name",
+    "prm.path",
+    "prm.noise",
+    "prm.system_prompt",
+    "max_tokens",
+    "dataset.path",
+    "dataset.split",
+)
+
+
+def _lookup(config: dict[str, Any], key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, str) and key.endswith(".path"):
+        return value.rstrip("/").rsplit("/", 1)[-1]  # a moved checkout keeps its folder names
+    return value
+
+
+def unnamed_differences(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for each :data:`UNNAMED` setting where two configs differ.
+
+    ``old`` is a written chunk's config (None, or a summary without one: nothing to compare).
+    Paths compare by their last folder name.
+    """
+    if not old:
+        return []
+    return [
+        f"{key}: {_lookup(old, key)!r} -> {_lookup(new, key)!r}"
+        for key in UNNAMED
+        if _lookup(old, key) != _lookup(new, key)
+    ]
 
 
 def chunk_name(start: int, end: int) -> str:

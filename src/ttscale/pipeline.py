@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ttscale.checkpoint import ShardCheckpoint, exit_on_signals, solve_checkpointed
-from ttscale.config import RunConfig, validate
+from ttscale.config import ConfigError, RunConfig, validate
 from ttscale.data import load_rows, row_range, shard_range, to_problems
 from ttscale.environment import environment
-from ttscale.naming import chunk_name, run_name
+from ttscale.naming import chunk_name, run_name, unnamed_differences
 from ttscale.preflight import preflight
 from ttscale.redact import public_config
 from ttscale.store import build_store
@@ -61,6 +61,14 @@ def main(cfg: Any) -> dict[str, Any]:
         log.warning("shard %s has no rows; nothing to do", chunk_name(start, end))
         return summary
     if store.has_chunk(name, start, end) and not run.overwrite:
+        written = (store.chunk_summary(name, start, end) or {}).get("config")
+        clash = unnamed_differences(written, public_config(run))
+        if clash:
+            raise ConfigError(
+                f"{path} was made with other settings that the run name does not show "
+                f"({'; '.join(clash)}): use another storage.results_dir, or overwrite=true "
+                "to replace it"
+            )
         print(f"{path} already exists and is complete; skipping (overwrite=true to redo)")
         return summary | {"skipped": True}
 

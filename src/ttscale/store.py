@@ -48,6 +48,8 @@ class Store(Protocol):
 
     def list_chunks(self, run: str) -> list[tuple[int, int]]: ...
 
+    def chunk_summary(self, run: str, start: int, end: int) -> dict[str, Any] | None: ...
+
     def write_merged(
         self, run: str, rows: list[dict[str, Any]], summary: dict[str, Any]
     ) -> str: ...
@@ -189,6 +191,14 @@ class LocalStore:
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]:
         """The chunk's rows; :class:`ChunkError` if it does not validate."""
         return read_valid_chunk(self.chunk_path(run, start, end), start, end)
+
+    def chunk_summary(self, run: str, start: int, end: int) -> dict[str, Any] | None:
+        """The JSON summary written beside a chunk; None when absent or unreadable."""
+        try:
+            data = json.loads(self.chunk_path(run, start, end).with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def list_chunks(self, run: str) -> list[tuple[int, int]]:
         """Ranges of the chunk files present for ``run`` (valid or not), sorted."""
