@@ -20,7 +20,7 @@ from typing import Any
 
 from ttscale.config import ROOT, RunConfig, ShardConfig, validate
 from ttscale.data import shard_range
-from ttscale.naming import chunk_name, run_name
+from ttscale.naming import chunk_name, run_name, unnamed_differences
 from ttscale.redact import public_config
 from ttscale.store import ChunkError, build_store
 
@@ -136,21 +136,51 @@ def sweep_errors(cfgs: Sequence[Any], job_overrides: Sequence[Sequence[str]]) ->
 
     errors: dict[str, None] = {}  # ordered and deduplicated: shards of one run share an error
     checked: set[str] = set()
+    writers: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}  # chunk -> first task
     # Name a task by the overrides the sweep varies (n=6), not those all tasks share.
     shared = set.intersection(*(set(o) for o in job_overrides)) if job_overrides else set()
     for cfg, overrides in zip(cfgs, job_overrides):
         own = [o for o in overrides if _key(o) not in _SHARD_KEYS]
         label = " ".join(o for o in own if o not in shared) or " ".join(own) or "(defaults)"
         try:
-            run, options, _ = validate(cfg)
+            run, options, schedule = validate(cfg)
             key = run.model_copy(update={"shard": ShardConfig()}).model_dump_json()
             if key not in checked:
                 checked.add(key)
                 _dataset_rows(run)
                 preflight(run, options)
+            clash = _same_chunk(writers, run, run_name(run, options, schedule), label)
+            if clash:
+                errors[clash] = None
         except BAD_INPUT as err:
             errors[f"{label}: {err}"] = None
     return list(errors)
+
+
+def _same_chunk(
+    writers: dict[tuple[Any, ...], tuple[str, dict[str, Any]]],
+    run: RunConfig,
+    name: str,
+    label: str,
+) -> str | None:
+    """An error if an earlier task writes the same chunk with settings its name leaves out.
+
+    ``python run.py -m prm=toy,oracle`` makes two runs of one name: one folder, one chunk
+    file per shard, and the later task would skip (or on Slurm overwrite) the other's.
+    """
+    lo, hi = _dataset_rows(run)
+    start, end = shard_range(hi - lo, run.shard.index, run.shard.count)
+    where = (run.storage.results_dir, run.model.name, run.approach.name, name, lo + start, lo + end)
+    config = public_config(run)
+    first, seen = writers.setdefault(where, (label, config))
+    differences = unnamed_differences(seen, config) if first != label else []
+    if not differences:
+        return None
+    return (
+        f"{label}: writes the same results ({name}) as {first}, with settings the run name "
+        f"does not show ({'; '.join(differences)}): give one of them another "
+        "storage.results_dir"
+    )
 
 
 def _key(override: str) -> str:
