@@ -59,7 +59,6 @@ def sampling_calls(args, gen) -> list[tuple[list[str], list]]:
 
 def step_calls(args) -> list[tuple[list[str], list]]:
     """The generate calls of collective backtracking on the first problems, recorded."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from beam_batching import build  # the same context the pipeline builds
 
     from ttscale.search.backtrack import CollectiveBacktrack
@@ -92,10 +91,9 @@ def main() -> None:
 
     args = parse_args()
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT / "bench"))  # the sibling modules beam_batching, alternate
     from alternate import replay_both
 
-    args.beam_width = 1  # read by beam_batching.build, unused here
     new, old = (
         HFGenerator(args.policy, batch_size=args.batch_size, progress=False, kv_cache=kind)
         for kind in ("preallocated", "dynamic")

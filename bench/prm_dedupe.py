@@ -45,12 +45,10 @@ def parse_args() -> argparse.Namespace:
 
 def record_calls(args) -> list[tuple[list[str], list[list[str]]]]:
     """The PRM calls the search makes on the first problems, as (questions, steps)."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from beam_batching import build  # the same context the pipeline builds
 
     from ttscale.search import APPROACHES
 
-    args.beam_width = 4  # read by build for beam search's defaults
     ctx, problems = build(args)
     cls = APPROACHES.get(args.approach)
     options = {}
@@ -86,7 +84,7 @@ def main() -> None:
 
     args = parse_args()
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT / "bench"))  # the sibling modules beam_batching, alternate
     from alternate import replay_both
 
     calls = record_calls(args)
