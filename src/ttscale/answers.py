@@ -157,15 +157,20 @@ def extract_answer(text: str | None) -> str | None:
 
 _LATEX_SPACE_RE = re.compile(r"\\[,;:! ]|\\q?quad(?![A-Za-z])|\\(?:left|right)(?![A-Za-z])")
 _WS_RE = re.compile(r"\s+")
+# A space between two letters or digits can carry meaning ("4 2", "\cdot x"); any other
+# space cannot ("x + 1", "\frac {1}{2}"), so only those are removed.
+_SAFE_SPACE_RE = re.compile(r" (?![A-Za-z0-9])|(?<![A-Za-z0-9]) ")
 
 
 def normalize_answer(s: str) -> str:
     """Lightly normalise an answer for exact-match fast paths.
 
-    Strips whitespace, outer ``$`` (and ``\\(...\\)``), LaTeX spacing commands,
-    ``\\left``/``\\right``, all remaining whitespace and one trailing period, and maps
-    ``\\dfrac``/``\\tfrac`` to ``\\frac``. This never decides that two answers differ; it only
-    lets identical-looking answers skip math-verify.
+    Strips outer ``$`` (and ``\\(...\\)``) and one trailing period, turns LaTeX spacing
+    commands into spaces, drops ``\\left``/``\\right``, collapses whitespace, removes the
+    spaces that cannot carry meaning (any not between two letters or digits) and maps
+    ``\\dfrac``/``\\tfrac`` to ``\\frac``. Two answers equal after this are the same
+    expression, so they may skip math-verify; this never decides that two answers differ.
+    ``"4 2"`` stays apart from ``"42"``: math-verify rejects that pair.
 
     Args:
         s: An answer string.
@@ -174,8 +179,9 @@ def normalize_answer(s: str) -> str:
         The normalised string ("" for an empty answer).
     """
     s = _clean(s)
-    s = _LATEX_SPACE_RE.sub("", s)
-    s = _WS_RE.sub("", s)
+    s = _LATEX_SPACE_RE.sub(" ", s)
+    s = _WS_RE.sub(" ", s).strip()
+    s = _SAFE_SPACE_RE.sub("", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     if s.endswith(".") and not s.endswith(".."):
         s = s[:-1]

@@ -1,9 +1,10 @@
 """Checkpoint a long shard: solve it in sub-batches and keep each finished sub-batch on disk.
 
 With ``checkpoint_every=K`` the pipeline searches and grades a shard K problems at a time and
-saves every finished sub-batch atomically as ``part-{a}_{b}.parquet`` (its rows) plus
-``part-{a}_{b}.json`` (its per-problem metrics) under
-``{results_dir}/.checkpoints/{model}/{approach}/{run}/chunk-{start}_{end}/``. A rerun (a
+saves every finished sub-batch atomically as ``part-{a}_{b}.parquet`` (its rows, with its
+per-problem metrics in the file's metadata) under
+``{results_dir}/.checkpoints/{run prefix}/{run}/chunk-{start}_{end}/`` (the prefix holds the
+run's fingerprint: see :func:`ttscale.identity.run_prefix`). A rerun (a
 requeued Slurm task, or the same command after a crash) loads the parts that validate and
 solves only the rows they do not cover, so a killed task loses at most one sub-batch. Each
 sample is seeded by (run seed, problem id, slot), so the completions do not depend on the
@@ -19,7 +20,6 @@ parts already saved.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import signal
@@ -28,7 +28,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ttscale.store import ChunkError, atomic_write_bytes, read_valid_chunk, rows_to_parquet
+from ttscale.store import (
+    ChunkError,
+    atomic_write_bytes,
+    read_summary,
+    read_valid_chunk,
+    rows_to_parquet,
+)
 from ttscale.types import Problem
 
 log = logging.getLogger("ttscale")
@@ -50,11 +56,11 @@ class ShardCheckpoint:
         return self.folder / f"part-{a}_{b}{suffix}"
 
     def save(self, a: int, b: int, rows: Rows, metrics: Metrics) -> None:
-        """Save rows ``[a, b)``: metrics first, rows last, so a part with rows is complete."""
+        """Save rows ``[a, b)`` with their metrics in one file: a part is whole or absent."""
         if len(rows) != b - a or len(metrics) != b - a:
             raise ValueError(f"part [{a}, {b}) needs {b - a} rows and metrics")
-        atomic_write_bytes(self._path(a, b, ".json"), json.dumps(metrics).encode())
-        atomic_write_bytes(self._path(a, b, ".parquet"), rows_to_parquet(rows))
+        data = rows_to_parquet(rows, {"part": [a, b], "metrics": metrics})
+        atomic_write_bytes(self._path(a, b, ".parquet"), data)
 
     def load(self) -> dict[tuple[int, int], tuple[Rows, Metrics]]:
         """Every part that validates, by range; overlapping or broken parts are skipped."""
@@ -66,8 +72,8 @@ class ShardCheckpoint:
                 continue
             try:
                 rows = read_valid_chunk(self._path(a, b, ".parquet"), a, b)
-                metrics = json.loads(self._path(a, b, ".json").read_text())
-            except (ChunkError, OSError, ValueError) as err:
+                metrics = (read_summary(self._path(a, b, ".parquet")) or {})["metrics"]
+            except (ChunkError, OSError, ValueError, KeyError) as err:
                 log.warning("checkpoint %s: ignoring part [%d, %d): %s", self.folder, a, b, err)
                 continue
             if len(metrics) != b - a:

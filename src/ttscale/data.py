@@ -110,7 +110,13 @@ def _parse_json_array(path: Path, text: str) -> list[dict[str, Any]]:
     return rows
 
 
-MAX_REPORTED = 10  # bad rows listed in one error; a broken file should not flood the terminal
+MAX_REPORTED = 10
+_CANONICAL = (
+    "problem",
+    "answer",
+    "unique_id",
+    "level",
+)  # row columns ttscale fills itself  # bad rows listed in one error; a broken file should not flood the terminal
 
 
 def to_problems(
@@ -136,9 +142,9 @@ def to_problems(
         uid = str(row[id_key]) if id_key and row.get(id_key) is not None else f"row-{i}"
         rows_of.setdefault(uid, []).append(i)
         level = row.get("level")
-        extra = {
-            k: v for k, v in row.items() if k not in (problem_key, answer_key, id_key, "level")
-        }
+        # Every other source column travels into the output rows (MATH-500's solution and
+        # subject: search-and-learn's evaluation reads them).
+        extra = {k: v for k, v in row.items() if k not in _CANONICAL}
         q, a = row[problem_key], row[answer_key]
         problems.append(
             Problem(i, uid, q, str(a), int(level) if isinstance(level, int) else None, extra)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from ttscale.grading import Grader, extract_answer
 from ttscale.metrics import aggregate, powers_of_two, problem_metrics
+from ttscale.plurality import plurality
 from ttscale.prm.aggregate import aggregate as agg_steps
 from ttscale.types import Problem, SearchResult
 
@@ -33,22 +33,35 @@ def evaluate(
 ) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, float]]]:
     """Return (rows, overall metrics, per-problem metrics)."""
     answers = [[extract_answer(c) for c in r.completions] for r in results]
-    flat_gold = [p.answer for p, a in zip(problems, answers) for _ in a]
-    flat_ans = [x for a in answers for x in a]
-    flat_ok = grader.grade(flat_gold, flat_ans)
+    all_labels, all_correct = grader.grade_and_cluster([p.answer for p in problems], answers)
     rows, per_problem = [], []
-    k = 0
-    for p, r, ans in zip(problems, results, answers):
-        correct = flat_ok[k : k + len(ans)]
-        k += len(ans)
-        labels = grader.cluster(ans)
-        has_scores = any(r.scores)
-        agg = (
-            [agg_steps(s, agg_strategy) for s in r.scores] if has_scores else [math.nan] * len(ans)
-        )
-        rows.append(_row(p, r, ans, labels, correct, agg, has_scores, seed))
+    for p, r, ans, labels, correct in zip(problems, results, answers, all_labels, all_correct):
+        has_scores = r.prm_calls > 0 or any(r.scores)
+        scores = step_scores(r.scores, has_scores)
+        agg = [agg_steps(s, agg_strategy) for s in scores] if has_scores else [math.nan] * len(ans)
+        rows.append(_row(p, r, ans, labels, correct, scores, agg, has_scores, seed))
         per_problem.append(row_metrics(rows[-1], draws=draws, subset_mode=subset_mode))
-    return rows, aggregate(per_problem, missing="drop"), per_problem
+    return rows, aggregate(per_problem, missing="partial"), per_problem
+
+
+# A completion with no steps (an empty text) gets this one step score from a PRM run: an
+# empty solution is never right, so it ranks last and adds nothing to a weighted vote.
+EMPTY_STEP_SCORE = 0.0
+# A run without a PRM writes this one step score per completion, so tools that require
+# scores (search-and-learn's score()) run: equal scores make naive@n the first completion
+# and weighted@n the majority vote. ``agg_scores`` stays NaN: no PRM ran.
+NO_PRM_STEP_SCORE = 1.0
+
+
+def step_scores(scores: Sequence[Sequence[float]], has_scores: bool) -> list[list[float]]:
+    """The ``scores`` column: never an empty step-score list (see the constants above)."""
+    fill = EMPTY_STEP_SCORE if has_scores else NO_PRM_STEP_SCORE
+    return [list(s) if s else [fill] for s in scores]
+
+
+def has_prm_scores(row: dict[str, Any]) -> bool:
+    """Whether a stored row's ``agg_scores`` come from a PRM (NaN: none ran)."""
+    return any(not math.isnan(a) for a in row.get("agg_scores") or [])
 
 
 def row_metrics(
@@ -58,7 +71,7 @@ def row_metrics(
 
     The merge of a sharded run uses it too, so merged metrics equal an unsharded run's.
     """
-    has_scores = any(row["scores"])
+    has_scores = has_prm_scores(row)
     m = problem_metrics(
         row["answer_labels"],
         row["correct"],
@@ -75,29 +88,24 @@ def row_metrics(
 
 
 def _choose(ans, labels, agg, idx: Sequence[int], method: str) -> int | None:
-    """Index of the completion the method picks among ``idx`` (prefix semantics), or None."""
-    voting = [i for i in idx if labels[i] >= 0]
+    """Index of the completion the method picks among ``idx`` (prefix semantics), or None.
+
+    Ties go to the first completion (naive) or the first answer group (maj, weighted), as in
+    search-and-learn's ``pred_*`` columns.
+    """
     if method == "naive":
         return max(idx, key=lambda i: agg[i]) if idx else None
-    if not voting:
-        return None
-    if method == "maj":
-        counts = Counter(labels[i] for i in voting)
-        best = max(counts.values())
-        winner = next(labels[i] for i in voting if counts[labels[i]] == best)
-    else:
-        sums: dict[int, float] = {}
-        for i in voting:
-            sums[labels[i]] = sums.get(labels[i], 0.0) + agg[i]
-        winner = max(sums, key=lambda lbl: sums[lbl])
-    return next(i for i in voting if labels[i] == winner)
+    keys = [labels[i] if labels[i] >= 0 else None for i in idx]
+    weights = None if method == "maj" else [agg[i] for i in idx]
+    winner, _ = plurality(keys, weights)
+    return None if winner is None else next(i for i in idx if labels[i] == winner)
 
 
 def _boxed(ans: str | None) -> str:
     return f"\\boxed{{{ans}}}" if ans is not None else ""
 
 
-def _row(p: Problem, r: SearchResult, ans, labels, correct, agg, has_scores: bool, seed: int):
+def _row(p: Problem, r: SearchResult, ans, labels, correct, scores, agg, has_scores, seed: int):
     N = len(r.completions)
     methods = ("naive", "weighted", "maj") if has_scores else ("maj",)
     preds: dict[str, str] = {}
@@ -106,14 +114,14 @@ def _row(p: Problem, r: SearchResult, ans, labels, correct, agg, has_scores: boo
             i = _choose(ans, labels, agg, list(range(n)), method)
             preds[f"pred_{method}@{n}"] = _boxed(ans[i]) if i is not None else ""
     best = _choose(ans, labels, agg, list(range(N)), "naive" if has_scores else "maj")
-    return {
+    row = {
         "index": p.index,
         "unique_id": p.unique_id,
         "problem": p.problem,
         "answer": p.answer,
         "level": p.level,
         "completions": r.completions,
-        "scores": r.scores,
+        "scores": scores,
         "pred": r.completions[best] if best is not None else "",
         "completion_tokens": r.completion_tokens,
         **preds,
@@ -131,3 +139,7 @@ def _row(p: Problem, r: SearchResult, ans, labels, correct, agg, has_scores: boo
         "counters": json.dumps(r.counters),
         "tree": json.dumps(r.tree),
     }
+    # The source row's other columns, as search-and-learn keeps them; a name ttscale uses
+    # itself is kept as source_{name}.
+    row.update({(f"source_{k}" if k in row else k): v for k, v in p.extra.items()})
+    return row

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -280,9 +281,12 @@ class Grader:
     def cluster_many(self, groups: Sequence[Sequence[str | None]]) -> list[list[int]]:
         """Cluster several problems' answers at once (comparisons share worker batches).
 
-        Each distinct answer joins the first cluster whose representative (its first member)
-        is equivalent to it, else it starts a new cluster. Answers identical after
-        :func:`normalize_answer` share a cluster without math-verify.
+        The partition depends only on the multiset of answers, never on their order:
+        distinct answers (identical after :func:`normalize_answer`, which is proven safe)
+        are taken most frequent first, ties by their text, and each joins the first earlier
+        cluster whose founder math-verify finds equivalent (in either order), else founds
+        one. (math-verify is not transitive, so "first founder in a fixed order" is what
+        makes the result the same on every rerun and every permutation.)
 
         Args:
             groups: One sequence of answers per problem.
@@ -290,29 +294,26 @@ class Grader:
         Returns:
             One label list per problem, as in :meth:`cluster`.
         """
-        labels_out: list[list[int]] = []
-        # Per group: distinct answers (first raw form), and which distinct answer each item is.
+        # Per group: distinct answers in canonical order, each with a fixed raw form.
         reps_raw: list[list[str]] = []
         member_of: list[list[int]] = []
         for answers in groups:
-            index: dict[str, int] = {}
-            raws: list[str] = []
-            members: list[int] = []
+            norms = []
             for answer in answers:
                 raw = answer.strip() if answer is not None else ""
-                norm = normalize_answer(raw) if raw else ""
-                if not norm:
-                    self.stats.none_answers += 1
-                    members.append(-1)
-                    continue
-                if norm in index:
-                    self.stats.fast_path += 1
-                else:
-                    index[norm] = len(raws)
-                    raws.append(raw)
-                members.append(index[norm])
-            reps_raw.append(raws)
-            member_of.append(members)
+                norms.append((normalize_answer(raw) if raw else "", raw))
+            counts = Counter(norm for norm, _ in norms if norm)
+            raw_counts = Counter(pair for pair in norms if pair[0])
+            order = sorted(counts, key=lambda norm: (-counts[norm], norm))
+            index = {norm: k for k, norm in enumerate(order)}
+            # The raw form math-verify sees: the most frequent spelling, ties by text.
+            best: dict[str, tuple[int, str]] = {}
+            for (norm, raw), c in raw_counts.items():
+                best[norm] = min(best.get(norm, (0, raw)), (-c, raw))
+            reps_raw.append([best[norm][1] for norm in order])
+            member_of.append([index[norm] if norm else -1 for norm, _ in norms])
+            self.stats.none_answers += sum(1 for norm, _ in norms if not norm)
+            self.stats.fast_path += sum(1 for norm, _ in norms if norm) - len(order)
 
         # Greedy in rounds: each round, every group's first unassigned answer founds a new
         # cluster and all its still-unassigned answers are compared with it, in one batch.
@@ -354,13 +355,52 @@ class Grader:
                         still.append(u)
                 unassigned[g] = still
 
-        for g, members in enumerate(member_of):
-            labels_out.append([cluster_of[g][m] if m >= 0 else -1 for m in members])
-        return labels_out
+        return [
+            _first_appearance([cluster_of[g][m] if m >= 0 else -1 for m in members])
+            for g, members in enumerate(member_of)
+        ]
+
+    def grade_and_cluster(
+        self, golds: Sequence[str], answers: Sequence[Sequence[str | None]]
+    ) -> tuple[list[list[int]], list[list[bool]]]:
+        """Grade every answer against its problem's gold and cluster each problem's answers.
+
+        The one grading path of the pipeline and the analysis. Each answer keeps its own
+        verdict (``verify(gold, answer)``); a cluster whose members got different verdicts
+        (math-verify is not transitive: ``[2,5)`` and ``2\\le x<5`` against gold ``[2,5)``)
+        is split by verdict, so a cluster never mixes verdicts and no verdict is guessed.
+
+        Args:
+            golds: One gold answer per problem.
+            answers: Each problem's extracted answers (None: no answer).
+
+        Returns:
+            ``(labels, correct)``, one list per problem; labels number the clusters in order
+            of first appearance, -1 for no answer.
+        """
+        if len(golds) != len(answers):
+            raise ValueError(f"{len(golds)} golds but {len(answers)} answer lists")
+        flat = self.grade(
+            [g for g, a in zip(golds, answers) for _ in a], [x for a in answers for x in a]
+        )
+        labels, correct, k = [], [], 0
+        for lab in self.cluster_many(answers):
+            ok = flat[k : k + len(lab)]
+            k += len(lab)
+            split = [(label, verdict) if label >= 0 else None for label, verdict in zip(lab, ok)]
+            labels.append(_first_appearance(split))
+            correct.append([label >= 0 and verdict for label, verdict in zip(lab, ok)])
+        return labels, correct
 
     @staticmethod
     def _pair_key(a: str, b: str) -> tuple[str, str]:
         return (a, b) if a <= b else (b, a)
+
+
+def _first_appearance(keys: Sequence[Any]) -> list[int]:
+    """Labels 0, 1, ... in order of first appearance; -1 for None or -1."""
+    ids: dict[Any, int] = {}
+    return [-1 if k is None or k == -1 else ids.setdefault(k, len(ids)) for k in keys]
 
 
 def grade_answers(golds: Sequence[str], answers: Sequence[str | None], **kwargs: Any) -> list[bool]:

@@ -20,9 +20,10 @@ from typing import Any
 
 from ttscale.config import ROOT, RunConfig, ShardConfig, validate
 from ttscale.data import shard_range
-from ttscale.naming import chunk_name, run_name, unnamed_differences
+from ttscale.identity import differences, fingerprint, identity
+from ttscale.naming import chunk_name, run_name
 from ttscale.redact import public_config
-from ttscale.store import ChunkError, build_store
+from ttscale.store import ChunkError, Store, build_store
 
 Range = tuple[int, int]
 _SHARD_KEYS = ("shard.index", "shard.count")
@@ -36,6 +37,11 @@ class RunPlan:
     cfg: RunConfig  # of shard 0 (only shard.index differs between a run's tasks)
     chunks: list[Range]  # [start, end) of every shard, by shard index (empty ones included)
     overrides: list[str]  # the user's overrides for this run, without shard.index/count
+    options: Any = None  # the approach's validated options
+
+    def store(self) -> Store:
+        """The run's store, bound to its identity: other runs' chunks are refused."""
+        return build_store(self.cfg, self.options)
 
     @property
     def rows(self) -> Range:
@@ -107,7 +113,7 @@ def plan_runs(cfgs: Iterable[Any]) -> list[RunPlan]:
     for cfg in cfgs:
         run, options, schedule = validate(cfg)
         name = run_name(run, options, schedule)
-        key = (run.storage.model_dump_json(), f"{run.model.name}/{run.approach.name}", name)
+        key = (run.storage.model_dump_json(), fingerprint(identity(run, options)), name)
         if key in plans:
             continue
         lo, hi = _dataset_rows(run)
@@ -120,6 +126,7 @@ def plan_runs(cfgs: Iterable[Any]) -> list[RunPlan]:
             run.model_copy(update={"shard": ShardConfig(index=0, count=count)}),
             chunks,
             _user_overrides(cfg),
+            options,
         )
     return list(plans.values())
 
@@ -149,7 +156,7 @@ def sweep_errors(cfgs: Sequence[Any], job_overrides: Sequence[Sequence[str]]) ->
                 checked.add(key)
                 _dataset_rows(run)
                 preflight(run, options)
-            clash = _same_chunk(writers, run, run_name(run, options, schedule), label)
+            clash = _same_chunk(writers, run, options, run_name(run, options, schedule), label)
             if clash:
                 errors[clash] = None
         except BAD_INPUT as err:
@@ -158,28 +165,28 @@ def sweep_errors(cfgs: Sequence[Any], job_overrides: Sequence[Sequence[str]]) ->
 
 
 def _same_chunk(
-    writers: dict[tuple[Any, ...], tuple[str, dict[str, Any]]],
+    writers: dict[Any, tuple[str, dict[str, Any]]],
     run: RunConfig,
+    options: Any,
     name: str,
     label: str,
 ) -> str | None:
-    """An error if an earlier task writes the same chunk with settings its name leaves out.
+    """An error if an earlier task writes the same place with another run identity.
 
-    ``python run.py -m prm=toy,oracle`` makes two runs of one name: one folder, one chunk
-    file per shard, and the later task would skip (or on Slurm overwrite) the other's.
+    Local folders hold the fingerprint, so this only happens where a store names chunks by
+    the run name alone (Hub branches): ``-m prm=toy,oracle storage=hub`` would make two
+    runs push one branch per shard.
     """
     lo, hi = _dataset_rows(run)
     start, end = shard_range(hi - lo, run.shard.index, run.shard.count)
-    where = (run.storage.results_dir, run.model.name, run.approach.name, name, lo + start, lo + end)
-    config = public_config(run)
-    first, seen = writers.setdefault(where, (label, config))
-    differences = unnamed_differences(seen, config) if first != label else []
-    if not differences:
+    where = build_store(run, options).chunk_path(name, lo + start, lo + end)
+    ident = identity(run, options)
+    first, seen = writers.setdefault(str(where), (label, ident))
+    if first == label or seen == ident:
         return None
     return (
-        f"{label}: writes the same results ({name}) as {first}, with settings the run name "
-        f"does not show ({'; '.join(differences)}): give one of them another "
-        "storage.results_dir"
+        f"{label}: writes the same results ({where}) as {first}, with other settings "
+        f"({'; '.join(differences(seen, ident))}): give one of them another storage"
     )
 
 
@@ -279,7 +286,7 @@ def _collect(plan: RunPlan, store: Any, report: MergeReport, progress: bool) -> 
 def check(plan: RunPlan, *, progress: bool = False) -> MergeReport:
     """Validate a run's chunks without writing anything (``report.path`` stays None)."""
     report = MergeReport(plan.name, plan.rows[1] - plan.rows[0])
-    rows = _collect(plan, build_store(plan.cfg), report, progress)
+    rows = _collect(plan, plan.store(), report, progress)
     report.rows = len(rows)
     return report
 
@@ -291,9 +298,9 @@ def merge(plan: RunPlan, *, progress: bool = True) -> MergeReport:
     rewrites the same content. Metrics are logged to wandb when tracking is on.
     """
     from ttscale.evaluate import row_metrics
-    from ttscale.metrics import aggregate
+    from ttscale.metrics import aggregate, coverage
 
-    store = build_store(plan.cfg)
+    store = plan.store()
     lo, hi = plan.rows
     report = MergeReport(plan.name, hi - lo)
     by_row = _collect(plan, store, report, progress)
@@ -309,14 +316,18 @@ def merge(plan: RunPlan, *, progress: bool = True) -> MergeReport:
     per_problem = [
         row_metrics(r, draws=run.metrics.draws, subset_mode=run.metrics.subset_mode) for r in rows
     ]
-    report.metrics = aggregate(per_problem, missing="drop")
+    report.metrics = aggregate(per_problem, missing="partial")
+    ident = identity(run, plan.options)
     summary = {
         "run": plan.name,
+        "fingerprint": fingerprint(ident),
+        "identity": ident,
         "start": lo,
         "end": hi,
         "num_problems": len(rows),
         "chunks": [chunk_name(s, e) for s, e in sorted(report.chunks)],
         "metrics": report.metrics,
+        "metric_problems": coverage(per_problem),
         "config": public_config(run),
     }
     report.path = store.write_merged(plan.name, rows, summary)

@@ -1,8 +1,10 @@
 """Run names, derived from the config with the anchors' subset grammar (never typed by hand).
 
-Best-of-N: ``{dataset}--T-{T}--top_p-{p}--n-{n}--seed-{s}--agg_strategy-{agg}``; step search
-adds ``--m-{beam_width}--iters-{it}--look-{lookahead}``; several temperatures write
-``temps_0.4_0.8__r_0.5_0.5`` in place of ``T-0.8``; shards add ``--chunk-{start}_{end}``.
+Best-of-N: ``{dataset}--T-{T}--top_p-{p}--n-{n}--seed-{s}--agg_strategy-{agg}``; beam search
+and DVTS write ``...--n-{n}--m-{m}--iters-{it}--look-{l}--seed-{s}--agg_strategy--{agg}``
+(search-and-learn's order and double dash); hotncold's blocks write
+``temps_0.4_0.8__r_0.5_0.5`` in place of ``T-0.8`` (our interleaved order:
+``interleaved_0.4_0.8__r_0.5_0.5``); shards add ``--chunk-{start}_{end}``.
 :func:`parse_run_name` is the inverse: it turns such a name (ours, search-and-learn's or
 hotncold's) back into its fields, so analysis can group and compare runs.
 """
@@ -13,57 +15,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunName", "chunk_name", "parse_run_name", "run_name", "unnamed_differences"]
+__all__ = ["RunName", "chunk_name", "parse_run_name", "run_name"]
 
 
 def run_name(run: Any, approach_options: Any, schedule: Any) -> str:
-    """The run's name: dataset, temperature part, sampling fields, then approach options."""
-    dataset = run.dataset.name.replace("/", "_")
-    name = (
-        f"{dataset}--{schedule.name_part()}--top_p-{run.top_p:g}--n-{run.n}"
-        f"--seed-{run.seed}--agg_strategy-{run.agg_strategy}"
-    )
-    return name + approach_options.name_part()
+    """The run's name, byte-identical to what search-and-learn / hotncold write.
 
-
-# Settings that change a run's results but that the anchors' grammar leaves out of its name.
-# Two runs differing only here would share a folder, and the second would skip the first's
-# chunks as its own: the pipeline refuses that instead (see :func:`unnamed_differences`).
-UNNAMED = (
-    "model.path",
-    "model.system_prompt",
-    "prm.name",
-    "prm.path",
-    "prm.noise",
-    "prm.system_prompt",
-    "max_tokens",
-    "dataset.path",
-    "dataset.split",
-)
-
-
-def _lookup(config: dict[str, Any], key: str) -> Any:
-    value: Any = config
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    if isinstance(value, str) and key.endswith(".path"):
-        return value.rstrip("/").rsplit("/", 1)[-1]  # a moved checkout keeps its folder names
-    return value
-
-
-def unnamed_differences(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-    """``key: old -> new`` for each :data:`UNNAMED` setting where two configs differ.
-
-    ``old`` is a written chunk's config (None, or a summary without one: nothing to compare).
-    Paths compare by their last folder name.
+    ``{dataset}--{temperature part}--top_p-{p}--n-{n}{approach part}--seed-{s}--agg_strategy-{a}``
+    with floats as Python's ``str`` (``top_p-1.0``). Step searches (beam search, DVTS) put
+    ``--m-{m}--iters-{it}--look-{l}`` before the seed and write ``agg_strategy--{a}``, as
+    search-and-learn does. Settings the anchors leave out of names live in the run identity
+    (:mod:`ttscale.identity`), never here.
     """
-    if not old:
-        return []
-    return [
-        f"{key}: {_lookup(old, key)!r} -> {_lookup(new, key)!r}"
-        for key in UNNAMED
-        if _lookup(old, key) != _lookup(new, key)
-    ]
+    dataset = run.dataset.name.replace("/", "_")
+    sep = getattr(approach_options, "agg_separator", "-")
+    return (
+        f"{dataset}--{schedule.name_part()}--top_p-{float(run.top_p)!r}--n-{run.n}"
+        f"{approach_options.name_part()}--seed-{run.seed}--agg_strategy{sep}{run.agg_strategy}"
+    )
 
 
 def chunk_name(start: int, end: int) -> str:
@@ -161,8 +130,9 @@ def _temperature_part(part: str, name: str) -> dict[str, Any]:
             "temperatures": _floats(head.split("_"), name, "temperatures"),
             "options": opts,
         }
-    if part.startswith("temps_"):
-        temps, *rest = part[6:].split("__")
+    if part.startswith(("temps_", "interleaved_")):
+        head, _, body = part.partition("_")
+        temps, *rest = body.split("__")
         out: dict[str, Any] = {
             "schedule": "cycle",
             "temperatures": _floats(temps.split("_"), name, "temperatures"),
@@ -175,12 +145,13 @@ def _temperature_part(part: str, name: str) -> dict[str, Any]:
                 out["schedule"] = "hnc"
             else:
                 out["options"][key] = value
-        if "order" in out["options"]:
+        if head == "interleaved":
             out["schedule"] = "hnc"
+            out["options"]["order"] = "interleaved"
         return out
     raise ValueError(
         f"run name {name!r}: second field {part!r} is not a temperature part "
-        "(T-{T}, temps_..., grid_..., early_...)"
+        "(T-{T}, temps_..., interleaved_..., grid_..., early_...)"
     )
 
 
@@ -202,9 +173,16 @@ def parse_run_name(name: str) -> RunName:
     fields: dict[str, Any] = {"name": name, "dataset": parts[0]}
     fields.update(_temperature_part(parts[1], name))
     options: dict[str, str] = dict(fields.pop("options", {}))
-    for part in parts[2:]:
+    rest = iter(parts[2:])
+    for part in rest:
         key, sep, value = part.partition("-")
-        if not sep:
+        if key == "agg_strategy" and not sep:  # search-and-learn's step-search "agg_strategy--last"
+            fields["agg_strategy"] = next(rest, "")
+            if not fields["agg_strategy"]:
+                raise ValueError(f"run name {name!r}: agg_strategy has no value")
+        elif key == "n" and value == "merged":  # a published merge of several n
+            options["merged"] = "true"
+        elif not sep:
             options[key] = "true"  # a bare flag, e.g. --no_exit
         elif key == "chunk":
             m = re.fullmatch(r"(\d+)_(\d+)", value)

@@ -11,10 +11,11 @@ from ttscale.checkpoint import ShardCheckpoint, exit_on_signals, solve_checkpoin
 from ttscale.config import ConfigError, RunConfig, validate
 from ttscale.data import load_rows, row_range, shard_range, to_problems
 from ttscale.environment import environment
-from ttscale.naming import chunk_name, run_name, unnamed_differences
+from ttscale.identity import fingerprint, identity, run_prefix
+from ttscale.naming import chunk_name, run_name
 from ttscale.preflight import preflight
 from ttscale.redact import public_config
-from ttscale.store import build_store
+from ttscale.store import IdentityError, build_store
 from ttscale.types import Problem
 
 log = logging.getLogger("ttscale")
@@ -40,7 +41,7 @@ def main(cfg: Any) -> dict[str, Any]:
     """Run the shard that ``cfg`` describes; return its summary (also written beside it)."""
     from ttscale.backends import build_generator, close_generator
     from ttscale.grading import Grader
-    from ttscale.metrics import aggregate
+    from ttscale.metrics import aggregate, coverage
     from ttscale.prm import build_prm
     from ttscale.prompts import build_prompt
     from ttscale.report import results_table
@@ -52,25 +53,31 @@ def main(cfg: Any) -> dict[str, Any]:
     run, options, schedule = validate(cfg)
     problems, start, end = select_problems(run)
     name = run_name(run, options, schedule)
-    store = build_store(run)  # storage=local (default) or hub
+    ident = identity(run, options)
+    store = build_store(run, options)  # storage=local (default) or hub
     store.check_writable()
     preflight(run, options)  # model folders, PRM tokens: still before any model loads
     path = store.chunk_path(name, start, end)
-    summary: dict[str, Any] = {"run": name, "chunk": chunk_name(start, end), "path": str(path)}
+    summary: dict[str, Any] = {
+        "run": name,
+        "chunk": chunk_name(start, end),
+        "path": str(path),
+        "fingerprint": fingerprint(ident),
+        "identity": ident,
+    }
     if not problems:
         log.warning("shard %s has no rows; nothing to do", chunk_name(start, end))
         return summary
-    if store.has_chunk(name, start, end) and not run.overwrite:
-        written = (store.chunk_summary(name, start, end) or {}).get("config")
-        clash = unnamed_differences(written, public_config(run))
-        if clash:
+    if not run.overwrite:
+        try:
+            done = store.has_chunk(name, start, end)
+        except IdentityError as err:  # another run's chunk where ours goes (a shared Hub repo)
             raise ConfigError(
-                f"{path} was made with other settings that the run name does not show "
-                f"({'; '.join(clash)}): use another storage.results_dir, or overwrite=true "
-                "to replace it"
-            )
-        print(f"{path} already exists and is complete; skipping (overwrite=true to redo)")
-        return summary | {"skipped": True}
+                f"{err}: use another storage, or overwrite=true to replace it"
+            ) from None
+        if done:
+            print(f"{path} already exists and is complete; skipping (overwrite=true to redo)")
+            return summary | {"skipped": True}
 
     # One wandb run per shard, grouped by run name (or tracking.group for a whole sweep).
     tracker = Tracker(
@@ -98,7 +105,7 @@ def main(cfg: Any) -> dict[str, Any]:
             agg_strategy=run.agg_strategy,
         )
         approach = APPROACHES.get(run.approach.name)(options)
-        ckpt = _checkpoint(run, name, start, end)
+        ckpt = _checkpoint(run, options, name, start, end)
         grader = Grader(num_workers=run.grading.workers, timeout=run.grading.timeout)
         with grader, exit_on_signals():
             rows, per_problem = solve_checkpointed(
@@ -108,7 +115,7 @@ def main(cfg: Any) -> dict[str, Any]:
                 ckpt,
                 run.checkpoint_every,
             )
-        metrics = aggregate(per_problem, missing="drop")
+        metrics = aggregate(per_problem, missing="partial")
         search_s = sum(r["search_seconds"] for r in rows)
         summary |= {
             "start": start,
@@ -116,6 +123,7 @@ def main(cfg: Any) -> dict[str, Any]:
             "num_problems": len(rows),
             "search_seconds": round(search_s, 3),
             "metrics": metrics,
+            "metric_problems": coverage(per_problem),  # figures not on every problem
             "config": public_config(run),
             "environment": environment(generator, prm),  # config says "auto"; this says what ran
         }
@@ -126,16 +134,18 @@ def main(cfg: Any) -> dict[str, Any]:
     finally:
         close_generator(generator)  # a server the backend started stops, error or not
         tracker.finish()
-    print(results_table(metrics, num_problems=len(rows)))
+    print(results_table(metrics, num_problems=len(rows), counts=coverage(per_problem)))
     print(f"results: {path}")
     return summary
 
 
-def _checkpoint(run: RunConfig, name: str, start: int, end: int) -> ShardCheckpoint | None:
+def _checkpoint(
+    run: RunConfig, options: Any, name: str, start: int, end: int
+) -> ShardCheckpoint | None:
     """This shard's checkpoint folder (None unless checkpoint_every is set)."""
     if run.checkpoint_every is None:
         return None
-    folder = Path(run.storage.results_dir, ".checkpoints", run.model.name, run.approach.name)
+    folder = Path(run.storage.results_dir, ".checkpoints", run_prefix(run, options))
     ckpt = ShardCheckpoint(folder / name / chunk_name(start, end), start, end)
     if run.overwrite:
         ckpt.clear()

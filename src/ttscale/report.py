@@ -5,8 +5,15 @@ from __future__ import annotations
 import re
 
 
-def results_table(metrics: dict[str, float], *, num_problems: int) -> str:
-    """A plain-text table: one row per n, columns maj/naive/weighted/pass, plus totals."""
+def results_table(
+    metrics: dict[str, float], *, num_problems: int, counts: dict[str, int] | None = None
+) -> str:
+    """A plain-text table: one row per n, columns maj/naive/weighted/pass, plus totals.
+
+    ``counts`` (:func:`ttscale.metrics.coverage`): a row whose figures stand on fewer than
+    all problems says on how many.
+    """
+    counts = counts or {}
     ns = sorted({int(m.group(1)) for k in metrics if (m := re.fullmatch(r"\w+@(\d+)", k))})
     cols = [
         c for c in ("maj", "naive", "weighted", "pass") if any(f"{c}@{n}" in metrics for n in ns)
@@ -20,7 +27,9 @@ def results_table(metrics: dict[str, float], *, num_problems: int) -> str:
             f"{100 * metrics[f'{c}@{n}']:>9.1f}%" if f"{c}@{n}" in metrics else f"{'':>10}"
             for c in cols
         ]
-        lines.append(f"{n:>5} " + " ".join(cells))
+        behind = {counts[f"{c}@{n}"] for c in cols if f"{c}@{n}" in counts}
+        note = f"   (on {min(behind)} of {num_problems} problems)" if behind else ""
+        lines.append(f"{n:>5} " + " ".join(cells) + note)
     avg = next((k for k in metrics if k.startswith("avg@")), None)
     if avg:
         lines.append(f"{avg}: {100 * metrics[avg]:.1f}% (mean accuracy of single samples)")

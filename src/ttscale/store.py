@@ -1,12 +1,18 @@
 """Where results live: one protocol, two stores (``LocalStore`` here, ``HubStore`` in hub_store).
 
-Local layout: ``{results_dir}/{model}/{approach}/{run name}/chunk-{start}_{end}.parquet`` with
-a ``chunk-{start}_{end}.json`` summary beside it; a merge writes ``merged.parquet`` and
-``merged.json`` in the same folder. Every file is written atomically (temp file + rename).
+Local layout: ``{results_dir}/{model}/{prm}/{approach}/{fingerprint}/{run name}/`` (see
+:func:`ttscale.identity.run_prefix`) holding ``chunk-{start}_{end}.parquet``; a merge writes
+``merged.parquet`` in the same folder. Every file is written atomically (temp file + rename).
 
-A chunk *validates* when it is readable parquet with exactly ``end - start`` rows, unique
-problem ids and (when the ``index`` column is there) exactly the dataset rows
-``[start, end)``. Anything else is a :class:`ChunkError` naming the file.
+A chunk is its rows AND its summary in one file: the summary (run, identity, fingerprint,
+metrics, config) is stored in the parquet's own metadata, so a chunk can never be complete
+without it. A ``.json`` copy is written beside it for people and tools; readers never rely
+on it.
+
+A chunk *validates* when it is readable parquet with its summary, exactly ``end - start``
+rows, unique problem ids, (when the ``index`` column is there) exactly the dataset rows
+``[start, end)``, and the store's run identity. Anything else is a :class:`ChunkError`
+naming the file; another run's chunk is an :class:`IdentityError` naming the keys that differ.
 """
 
 from __future__ import annotations
@@ -27,8 +33,15 @@ MERGED = "merged"
 _CHUNK = re.compile(r"chunk-(\d+)_(\d+)")
 
 
+SUMMARY_KEY = b"ttscale.summary"
+
+
 class ChunkError(ValueError):
     """A chunk that exists but does not validate; the message names it."""
+
+
+class IdentityError(ChunkError):
+    """A valid chunk of another run (another fingerprint); the message names the keys."""
 
 
 class Store(Protocol):
@@ -38,7 +51,9 @@ class Store(Protocol):
 
     def chunk_path(self, run: str, start: int, end: int) -> str | Path: ...
 
-    def has_chunk(self, run: str, start: int, end: int) -> bool: ...
+    def has_chunk(self, run: str, start: int, end: int) -> bool:
+        """True for a valid chunk of this run; :class:`IdentityError` for another run's."""
+        ...
 
     def write_chunk(
         self, run: str, start: int, end: int, rows: list[dict[str, Any]], summary: dict[str, Any]
@@ -58,10 +73,12 @@ class Store(Protocol):
 STORES: Registry[Store] = Registry("store")
 
 
-def build_store(run: Any) -> Store:
-    """The store that ``run.storage`` names, for ``run.model`` / ``run.approach``."""
+def build_store(run: Any, options: Any = None) -> Store:
+    """The store that ``run.storage`` names, for this run's identity (model, PRM, approach...)."""
+    from ttscale.identity import identity, run_prefix
+
     return STORES.get(run.storage.name).from_config(
-        run.storage, prefix=f"{run.model.name}/{run.approach.name}"
+        run.storage, prefix=run_prefix(run, options), identity=identity(run, options)
     )
 
 
@@ -91,16 +108,25 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def rows_to_parquet(rows: list[dict[str, Any]]) -> bytes:
-    """Rows as parquet bytes, every row given the union of all rows' keys."""
+def rows_to_parquet(rows: list[dict[str, Any]], summary: dict[str, Any] | None = None) -> bytes:
+    """Rows as parquet bytes, every row given the union of all rows' keys.
+
+    ``summary`` is stored in the file's own metadata (:data:`SUMMARY_KEY`), so rows and
+    summary are written, and replaced, as one file.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     # from_pylist takes its columns from the first row; rows may differ (an early-exit
     # problem has fewer pred_*@n columns), so give every row the union of the keys.
     keys = list(dict.fromkeys(k for r in rows for k in r))
+    table = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows])
+    if summary is not None:
+        meta = dict(table.schema.metadata or {})
+        meta[SUMMARY_KEY] = summary_json(summary)
+        table = table.replace_schema_metadata(meta)
     buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]), buf)
+    pq.write_table(table, buf)
     return buf.getvalue()
 
 
@@ -108,14 +134,48 @@ def summary_json(summary: dict[str, Any]) -> bytes:
     return json.dumps(summary, indent=2, default=str).encode()
 
 
+def read_summary(source: str | Path) -> dict[str, Any] | None:
+    """The summary stored inside a parquet file; None when it has none or is unreadable."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(source).metadata or {}
+        data = json.loads(meta[SUMMARY_KEY])
+    except Exception:  # unreadable file, no summary, bad JSON: all mean "no summary"
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_identity(
+    summary: dict[str, Any] | None, expected: dict[str, Any] | None, name: str
+) -> None:
+    """Raise :class:`IdentityError` unless ``summary`` was written by a run of ``expected``."""
+    from ttscale.identity import differences, fingerprint
+
+    if expected is None or summary is None:
+        return
+    if summary.get("fingerprint") != fingerprint(expected):
+        diff = "; ".join(differences(summary.get("identity"), expected))
+        raise IdentityError(f"{name}: written by a run with other settings ({diff})")
+
+
 def read_valid_chunk(
-    source: str | Path, start: int, end: int, *, name: str | None = None
+    source: str | Path,
+    start: int,
+    end: int,
+    *,
+    name: str | None = None,
+    identity: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Read a chunk and check it holds exactly the rows ``[start, end)``.
+    """Read a chunk and check it holds its summary and exactly the rows ``[start, end)``.
+
+    Args:
+        identity: When given, the chunk must have been written by a run of this identity.
 
     Raises:
-        ChunkError: naming the chunk (``name``, else ``source``) if it is unreadable,
-            truncated, or holds other rows.
+        ChunkError: naming the chunk (``name``, else ``source``) if it is unreadable, has no
+            summary, is truncated, or holds other rows.
+        IdentityError: a valid chunk of another run, naming the settings that differ.
     """
     import pyarrow.parquet as pq
 
@@ -124,6 +184,9 @@ def read_valid_chunk(
         rows = pq.read_table(source).to_pylist()
     except Exception as err:  # pyarrow raises several types for corrupt files
         raise ChunkError(f"{name}: unreadable parquet ({type(err).__name__}: {err})") from None
+    summary = read_summary(source)
+    if summary is None:
+        raise ChunkError(f"{name}: no summary inside the file (a partial or foreign write)")
     if len(rows) != end - start:
         raise ChunkError(f"{name}: has {len(rows)} rows, expected {end - start}")
     counts = Counter(r["unique_id"] for r in rows if r.get("unique_id") is not None)
@@ -132,6 +195,7 @@ def read_valid_chunk(
         raise ChunkError(f"{name}: duplicate problem ids {dup[:5]}")
     if rows and "index" in rows[0] and sorted(r["index"] for r in rows) != list(range(start, end)):
         raise ChunkError(f"{name}: its rows are not the dataset rows [{start}, {end})")
+    check_identity(summary, identity, name)
     return rows
 
 
@@ -150,15 +214,20 @@ def parse_chunk_file(name: str) -> tuple[int, int] | None:
 
 
 class LocalStore:
-    """Parquet chunks under ``root/prefix/run``."""
+    """Parquet chunks under ``root/prefix/run``, checked against the run's ``identity``."""
 
-    def __init__(self, root: str | Path, prefix: str = "") -> None:
+    def __init__(
+        self, root: str | Path, prefix: str = "", identity: dict[str, Any] | None = None
+    ) -> None:
         self.root = Path(root)
         self.prefix = prefix
+        self.identity = identity
 
     @classmethod
-    def from_config(cls, storage: Any, *, prefix: str = "") -> LocalStore:
-        return cls(storage.results_dir, prefix)
+    def from_config(
+        cls, storage: Any, *, prefix: str = "", identity: dict[str, Any] | None = None
+    ) -> LocalStore:
+        return cls(storage.results_dir, prefix, identity)
 
     def run_dir(self, run: str) -> Path:
         return self.root / self.prefix / run
@@ -170,12 +239,18 @@ class LocalStore:
         return self.run_dir(run) / f"{MERGED}.parquet"
 
     def has_chunk(self, run: str, start: int, end: int) -> bool:
-        """True iff the chunk exists and validates (a bad one will be rewritten)."""
+        """True iff the chunk exists and validates (a bad one will be rewritten).
+
+        Raises:
+            IdentityError: the chunk is valid but another run's: never overwritten silently.
+        """
         path = self.chunk_path(run, start, end)
         if not path.is_file():
             return False
         try:
-            read_valid_chunk(path, start, end)
+            self.read_chunk(run, start, end)
+        except IdentityError:
+            raise
         except ChunkError:
             return False
         return True
@@ -184,21 +259,18 @@ class LocalStore:
         self, run: str, start: int, end: int, rows: list[dict[str, Any]], summary: dict[str, Any]
     ) -> str:
         path = self.chunk_path(run, start, end)
-        atomic_write_bytes(path, rows_to_parquet(rows))
-        atomic_write_bytes(path.with_suffix(".json"), summary_json(summary))
+        atomic_write_bytes(path, rows_to_parquet(rows, summary))  # rows + summary: one file
+        atomic_write_bytes(path.with_suffix(".json"), summary_json(summary))  # a copy to read
         return str(path)
 
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]:
         """The chunk's rows; :class:`ChunkError` if it does not validate."""
-        return read_valid_chunk(self.chunk_path(run, start, end), start, end)
+        path = self.chunk_path(run, start, end)
+        return read_valid_chunk(path, start, end, identity=self.identity)
 
     def chunk_summary(self, run: str, start: int, end: int) -> dict[str, Any] | None:
-        """The JSON summary written beside a chunk; None when absent or unreadable."""
-        try:
-            data = json.loads(self.chunk_path(run, start, end).with_suffix(".json").read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        """The summary stored in a chunk; None when absent or unreadable."""
+        return read_summary(self.chunk_path(run, start, end))
 
     def list_chunks(self, run: str) -> list[tuple[int, int]]:
         """Ranges of the chunk files present for ``run`` (valid or not), sorted."""
@@ -210,7 +282,7 @@ class LocalStore:
 
     def write_merged(self, run: str, rows: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         path = self.merged_path(run)
-        atomic_write_bytes(path, rows_to_parquet(rows))
+        atomic_write_bytes(path, rows_to_parquet(rows, summary))
         atomic_write_bytes(path.with_suffix(".json"), summary_json(summary))
         return str(path)
 

@@ -197,11 +197,18 @@ class HNC(Schedule):
         return _check_n(run, len(self.temperatures))
 
     def name_part(self) -> str:
-        name = "temps_" + "_".join(map(_fmt, self.temperatures))
-        if self.ratios is not None:
-            name += "__r_" + "_".join(map(_fmt, self.ratios))
-        # Different orders give different data; their runs must not share a name.
-        return name + ("__order_blocked" if self.order == "blocked" else "")
+        """hotncold's ``temps_..__r_..`` for its own data (blocked), ``interleaved_..`` for ours.
+
+        The name ``temps_..__r_..`` means contiguous blocks (tools infer each completion's
+        temperature from its position), so interleaved slots with ratios get a prefix that
+        no hotncold tool reads as its own. Without ratios both orders are the plain cycle
+        hotncold writes, so they share its name.
+        """
+        temps = "_".join(map(_fmt, self.temperatures))
+        if self.ratios is None:
+            return f"temps_{temps}"
+        head = "interleaved" if self.order == "interleaved" else "temps"
+        return f"{head}_{temps}__r_" + "_".join(map(_fmt, self.ratios))
 
 
 def parse_grid(spec: str) -> list[float]:
@@ -349,12 +356,11 @@ class Early(Schedule):
     def is_easy(self, texts: Sequence[str]) -> tuple[bool, int]:
         """(easy?, votes of the top answer) for one problem's probe completions."""
         from ttscale.grading import extract_answer, normalize_answer
+        from ttscale.plurality import plurality
 
-        answers = [extract_answer(t) for t in texts]
-        votes = Counter(normalize_answer(a) for a in answers if a)
-        votes.pop("", None)
-        top = max(votes.values(), default=0)
-        return top >= self.thresh, top
+        keys = [normalize_answer(a) if a else None for a in map(extract_answer, texts)]
+        _, top = plurality([k or None for k in keys])
+        return top >= self.thresh, int(top)
 
     def sample_adaptive(self, n: int, num_problems: int, draw: Callable[..., list]) -> list:
         """Probe, decide, fill; two ``draw`` calls for the whole shard.

@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="seconds per item before it is graded wrong",
     )
+    p.add_argument("--grading", choices=("regrade", "stored"), default="regrade",
+                   help="regrade: every completion graded with math-verify, metrics over "
+                        "random subsets (default); stored: the accuracy of the rows' own "
+                        "pred_*@n columns (prefix subsets), as search-and-learn's "
+                        "evaluation reports")  # fmt: skip
     p.add_argument("--no-plots", action="store_true", help="tables and report only")
     p.add_argument("--verbose", "-v", action="store_true", help="log every file read")
     return p
@@ -108,6 +113,41 @@ def analyse(runs: Sequence[Run], args: argparse.Namespace) -> list[GroupMetrics]
     return group_seeds(metrics)
 
 
+def _stored(runs: Sequence[Run], args: argparse.Namespace) -> int:
+    """``--grading stored``: one table of the rows' own pred_*@n accuracies per run."""
+    from ttscale.analysis.load import stored_accuracy
+    from ttscale.grading import Grader
+
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    rows, keys = [], []
+    try:
+        with Grader(num_workers=args.grading_workers, timeout=args.grading_timeout,
+                    cache_path=args.output_dir / "grading_cache.json") as grader:  # fmt: skip
+            found = [(run, *stored_accuracy(run, grader)) for run in runs]
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for _, acc, _ in found:
+        keys += [k for k in acc if k not in keys]
+    for run, acc, count in found:
+        cells = [f"{100 * acc[k]:.1f}" if k in acc else "" for k in keys]
+        rows.append([run.key, str(count), *cells])
+    section = Section(
+        "Stored predictions (grading: stored)",
+        ["run", "problems", *keys],
+        rows,
+        notes=["Accuracy (%) of each row's own pred_{method}@{n} column, graded against "
+               "`answer` with math-verify: what the tool that wrote the rows picked from "
+               "completions[:n] (search-and-learn's evaluation reports these columns)."],
+    )  # fmt: skip
+    print(f"\n== {section.title} ==\n{section.notes[0]}")
+    print(console_table(section.headers, section.rows))
+    path = write_report(args.output_dir / "report.md", [section], title="ttscale analysis",
+                        preamble=[f"{len(runs)} runs; grading: stored pred_*@n columns."])  # fmt: skip
+    print(f"\nreport: {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -124,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         _list(runs)
         return 0
+    if args.grading == "stored":
+        return _stored(runs, args)
     try:
         groups = analyse(runs, args)
     except ValueError as err:
@@ -142,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(console_table(s.headers, s.rows))
         sections.extend(found)
     preamble = [f"{len(runs)} runs in {len(groups)} seed groups from {', '.join(args.sources)}; "
-                f"subset mode {args.subset_mode}, {args.draws} draws."]  # fmt: skip
+                f"subset mode {args.subset_mode}, {args.draws} draws; grading: every "
+                "completion regraded with math-verify (--grading stored reports the rows' "
+                "own pred_*@n columns instead)."]  # fmt: skip
     path = write_report(args.output_dir / "report.md", sections, title="ttscale analysis",
                         preamble=preamble)  # fmt: skip
     print(f"\nreport: {path}")

@@ -1,10 +1,13 @@
 """Find runs: in a local results folder, or in a Hub dataset whose configs follow the grammar.
 
-Local layout (what :mod:`ttscale.store` writes): ``{results_dir}/{model}/{approach}/{run name}/``
-holding ``chunk-{start}_{end}.parquet`` shards and/or a merged parquet (any other name). A
-folder with a merged file is read from it alone; otherwise its chunks are read together.
-search-and-learn / hotncold datasets saved as ``{anything}/{run name}.parquet`` (or
-``.jsonl``) are found too; their approach is guessed from the name.
+Local layout (what :mod:`ttscale.store` writes):
+``{results_dir}/{model}/{prm}/{approach}/{fingerprint}/{run name}/`` holding
+``chunk-{start}_{end}.parquet`` shards and/or a merged parquet (any other name). A folder with
+a merged file is read from it alone; otherwise its chunks are read together, and they must
+all carry one run identity (the fingerprint in each file's summary): a mix is an error that
+names the files. search-and-learn / hotncold datasets saved as ``{anything}/{run name}.parquet``
+(or ``.jsonl``) are found too, their approach guessed from the name, and so is
+search-and-learn's local output ``data/{model path}/{approach}_completions.jsonl``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = ["Run", "discover", "discover_hub", "discover_local", "filter_runs", "
 
 _CHUNK_RE = re.compile(r"chunk-\d+_\d+")
 _SUFFIXES = (".parquet", ".jsonl")
+_SAL_OUTPUT = re.compile(r"(best_of_n|beam_search|dvts)_completions")
 
 
 @dataclass
@@ -31,11 +35,15 @@ class Run:
     """One run (all shards of one configuration and seed).
 
     Attributes:
-        model: Model folder name ("unknown" for anchor datasets).
+        model: Model folder name ("unknown" for anchor datasets), with ``+ {prm}`` when a
+            PRM scored the run, so runs of different PRMs never share a group.
         approach: Approach folder name (or guessed from the name).
         name: The parsed run name.
         files: Local files holding its rows (merged file, or every chunk).
         hub: ``(repo_id, config)`` for a Hub run, else None.
+        fingerprint: The run identity's fingerprint (None for anchor outputs).
+        variant: The identity without the seed, fingerprinted: the seeds of one experiment
+            share it, and runs whose names agree but whose settings differ do not.
     """
 
     model: str
@@ -43,11 +51,14 @@ class Run:
     name: RunName
     files: list[Path] = field(default_factory=list)
     hub: tuple[str, str] | None = None
+    fingerprint: str | None = None
+    variant: str | None = None
 
     @property
     def key(self) -> str:
-        """``model/approach/run name``, what ``--filter`` matches."""
-        return f"{self.model}/{self.approach}/{self.name.base}"
+        """``model/approach/run name`` (and ``@fingerprint``), what ``--filter`` matches."""
+        tail = f"@{self.fingerprint}" if self.fingerprint else ""
+        return f"{self.model}/{self.approach}/{self.name.base}{tail}"
 
 
 def guess_approach(name: RunName) -> str:
@@ -86,26 +97,70 @@ def discover_local(root: str | Path) -> list[Run]:
 
     Returns:
         The runs found; folders and files whose names do not parse are skipped (logged).
+
+    Raises:
+        ValueError: a run's files carry different run identities (named, with the keys
+            that differ).
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"results folder {str(root)!r} does not exist")
-    runs: dict[tuple[str, str, str], Run] = {}
+    runs: dict[tuple[str, ...], Run] = {}
     folders = sorted({p.parent for s in _SUFFIXES for p in root.rglob(f"*{s}")})
     for folder in folders:
+        if ".checkpoints" in folder.relative_to(root).parts:
+            continue  # partial shards, not results
         name = _parse(folder.name)
         if name is not None:
             _add(runs, root, folder, name, _run_files(folder))
             continue
         for path in _run_files(folder):  # anchor files named after their run
-            name = _parse(path.stem)
+            name = _parse(path.stem) or _sal_output(path, root)
             if name is not None:
                 _add(runs, root, folder, name, [path], own_folder=False)
     return sorted(runs.values(), key=lambda r: r.key)
 
 
+def _sal_output(path: Path, root: Path) -> RunName | None:
+    """search-and-learn's local output ``data/{model}/{approach}_completions.jsonl``."""
+    if path.suffix != ".jsonl" or not _SAL_OUTPUT.fullmatch(path.stem):
+        return None
+    return RunName(name=path.stem, dataset="unknown", schedule="unknown", temperatures=())
+
+
+def _identity_of(files: list[Path]) -> tuple[dict | None, str | None]:
+    """The summary and fingerprint the files share; a mix is a ValueError naming them."""
+    from ttscale.identity import differences
+    from ttscale.store import read_summary
+
+    summaries = {f: read_summary(f) if f.suffix == ".parquet" else None for f in files}
+    prints = {f: (s or {}).get("fingerprint") for f, s in summaries.items()}
+    if len(set(prints.values())) > 1:
+        by = {}
+        for f, fp in prints.items():
+            by.setdefault(fp, []).append(f.name)
+        first, *others = list(by)
+        old, new = summaries[next(f for f in files if prints[f] == first)], None
+        for f in files:
+            if prints[f] != first:
+                new = summaries[f]
+                break
+        diff = "; ".join(
+            differences((old or {}).get("identity"), (new or {}).get("identity") or {})
+        )
+        listing = "; ".join(
+            f"{fp or 'no identity'}: {', '.join(names)}" for fp, names in by.items()
+        )
+        raise ValueError(
+            f"{files[0].parent}: its files come from runs with other settings ({diff}); "
+            f"files by fingerprint: {listing}. Move them apart before analysing"
+        )
+    summary = next(iter(summaries.values()), None)
+    return summary, prints[files[0]] if files else None
+
+
 def _add(
-    runs: dict[tuple[str, str, str], Run],
+    runs: dict[tuple[str, ...], Run],
     root: Path,
     folder: Path,
     name: RunName,
@@ -116,15 +171,31 @@ def _add(
         return
     rel = folder.relative_to(root).parts
     parents = rel[:-1] if own_folder else rel
+    if not own_folder and _SAL_OUTPUT.fullmatch(name.name):
+        model, approach = "/".join(rel[-2:]) or "unknown", name.name.split("_completions")[0]
+        key: tuple[str, ...] = (model, approach, str(files[0]))
+        runs[key] = Run(model=model, approach=approach, name=name, files=list(files))
+        return
     if not own_folder and not (parents and _is_approach(parents[-1])):
         parents = ()  # an anchor file in some folder: neither model nor approach is known
-    model = parents[-2] if len(parents) >= 2 else "unknown"
-    approach = parents[-1] if parents else guess_approach(name)
-    key = (model, approach, name.base)
+    summary, fp = _identity_of(files)
+    ident = (summary or {}).get("identity")
+    if ident is not None and len(parents) >= 4:  # {model}/{prm}/{approach}/{fingerprint}
+        model, prm, approach = parents[-4], parents[-3], parents[-2]
+        model = model if prm == "none" else f"{model} + {prm}"
+    else:
+        model = parents[-2] if len(parents) >= 2 else "unknown"
+        approach = parents[-1] if parents else guess_approach(name)
+    variant = None
+    if ident is not None:
+        from ttscale.identity import fingerprint
+
+        variant = fingerprint({k: v for k, v in ident.items() if k != "seed"})
+    key = (model, approach, name.base, fp or "")
     if key in runs:  # another file of the same run (e.g. a chunk named as a file)
         runs[key].files.extend(files)
     else:
-        runs[key] = Run(model=model, approach=approach, name=name, files=list(files))
+        runs[key] = Run(model, approach, name, list(files), fingerprint=fp, variant=variant)
 
 
 def hub_runs(repo_id: str, paths: Iterable[str], model: str = "unknown") -> list[Run]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,14 @@ from ttscale.prm.aggregate import aggregate as agg_steps
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Problem", "grade_completions", "load_run", "normalize_rows", "read_rows"]
+__all__ = [
+    "Problem",
+    "grade_completions",
+    "load_run",
+    "normalize_rows",
+    "read_rows",
+    "stored_accuracy",
+]
 
 # Columns read when rows are ours; ``completions`` is only read for anchor layouts.
 _OURS = (
@@ -96,30 +104,13 @@ def _is_ours(path: Path) -> bool:
 def grade_completions(
     golds: Sequence[str], completions: Sequence[Sequence[str]], grader: Grader
 ) -> tuple[list[list[int]], list[list[bool]]]:
-    """Grade and cluster the completions of many problems in two batched passes.
-
-    All (gold, answer) pairs go to the grader at once, so duplicates across problems and
-    seeds are graded once; clustering compares each problem's distinct answers in shared
-    worker batches. A cluster whose members got different verdicts (math-verify is not
-    transitive) takes its first member's, so the metrics' consistency rule holds.
+    """Extract, grade and cluster the completions of many problems: the pipeline's one path.
 
     Returns:
-        ``(labels, correct)``, one list per problem.
+        ``(labels, correct)``, one list per problem (see :meth:`Grader.grade_and_cluster`).
     """
     answers = [[extract_answer(c) for c in cs] for cs in completions]
-    flat_gold = [g for g, a in zip(golds, answers) for _ in a]
-    flat_ok = grader.grade(flat_gold, [x for a in answers for x in a])
-    labels = grader.cluster_many(answers)
-    correct: list[list[bool]] = []
-    k = 0
-    for lab in labels:
-        ok = flat_ok[k : k + len(lab)]
-        k += len(lab)
-        first: dict[int, bool] = {}
-        for label, verdict in zip(lab, ok):
-            first.setdefault(label, verdict)
-        correct.append([label >= 0 and first[label] for label in lab])
-    return labels, correct
+    return grader.grade_and_cluster(golds, answers)
 
 
 def _tokens(row: dict[str, Any], key: str) -> float:
@@ -193,16 +184,43 @@ def normalize_rows(
     return out
 
 
+_VOLATILE = ("search_seconds",)  # differs between two runs of the same rows
+
+
 def _dedupe(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop repeated problems (overlapping chunks), keeping the first."""
-    seen: set[str] = set()
+    """Drop repeats of a problem (overlapping chunks of one run); they must agree.
+
+    Raises:
+        ValueError: two rows of one problem differ: never keep one of them silently.
+    """
+    seen: dict[str, dict[str, Any]] = {}
     out = []
     for i, r in enumerate(rows):
         key = str(r.get("unique_id") or r.get("index", f"#{i}"))
-        if key not in seen:
-            seen.add(key)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = r
             out.append(r)
+            continue
+        differ = sorted(
+            k
+            for k in set(first) | set(r)
+            if k not in _VOLATILE and not _same(first.get(k), r.get(k))
+        )
+        if differ:
+            raise ValueError(
+                f"problem {key} appears twice with different rows (columns {differ[:5]}): "
+                "the run's files overlap with different results"
+            )
     return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def load_run(run: Run, grader: Grader | None = None) -> list[Problem]:
@@ -226,3 +244,35 @@ def _hub_files(run: Run) -> list[Path]:
     files = HfApi().list_repo_files(repo, repo_type="dataset")
     wanted = [f for f in files if f.startswith(f"{config}/") and f.endswith(".parquet")]
     return [Path(hf_hub_download(repo, f, repo_type="dataset")) for f in wanted]
+
+
+_PRED = re.compile(r"pred_(naive|weighted|maj)@(\d+)")
+
+
+def stored_accuracy(run: Run, grader: Grader) -> tuple[dict[str, float], int]:
+    """Accuracy of the rows' own ``pred_{method}@{n}`` columns, as search-and-learn reports.
+
+    Those columns are what the tool that wrote the rows picked from ``completions[:n]``
+    (ties to the first); each is graded against ``answer`` with math-verify.
+
+    Returns:
+        ``({"naive@4": accuracy, ...}, number of problems)``.
+    """
+    files = run.files or _hub_files(run)
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        rows.extend(read_rows(path))
+    rows = _dedupe(rows)
+    cols = sorted(
+        {k for r in rows for k in r if _PRED.fullmatch(k)},
+        key=lambda k: (int(_PRED.fullmatch(k).group(2)), k),
+    )
+    if not cols:
+        raise ValueError(f"run {run.key}: its rows have no pred_*@n columns")
+    out = {}
+    for col in cols:
+        have = [r for r in rows if r.get(col) is not None]
+        ok = grader.grade([str(r["answer"]) for r in have], [extract_answer(r[col]) for r in have])
+        method, n = _PRED.fullmatch(col).groups()
+        out[f"{method}@{n}"] = sum(ok) / len(rows)  # a row without the column counts as wrong
+    return out, len(rows)

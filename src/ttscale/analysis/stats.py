@@ -236,13 +236,16 @@ def _mean_std(dicts: Sequence[Mapping[str, float]]) -> tuple[dict[str, float], d
 
 
 def group_seeds(metrics: Sequence[RunMetrics]) -> list[GroupMetrics]:
-    """Group runs by (model, approach, name without seed); mean +/- std across seeds."""
-    groups: dict[tuple[str, str, str], list[RunMetrics]] = {}
+    """Group runs by (model, approach, name without seed, variant); mean +/- std across seeds."""
+    groups: dict[tuple[str, str, str, str], list[RunMetrics]] = {}
     for m in metrics:
         r = m.run
-        groups.setdefault((r.model, r.approach, r.name.without_seed), []).append(m)
+        # The variant (identity without the seed) keeps apart runs whose names agree but
+        # whose settings differ (max_tokens, a prompt, PRM noise, ...).
+        key = (r.model, r.approach, r.name.without_seed, r.variant or "")
+        groups.setdefault(key, []).append(m)
     out = []
-    for (model, approach, name), runs in sorted(groups.items()):
+    for (model, approach, name, _), runs in sorted(groups.items()):
         runs.sort(key=lambda m: m.run.name.seed or 0)
         mean, std = _mean_std([m.overall for m in runs])
         out.append(GroupMetrics(model, approach, name, runs, mean, std))

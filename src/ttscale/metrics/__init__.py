@@ -51,7 +51,14 @@ The permutations derive only from ``seed`` in :func:`subset_accuracy` and from `
 evaluation order, on the other problems, or on which other sizes were computed.
 """
 
-from ttscale.metrics.accuracy import Method, Mode, aggregate, problem_metrics, subset_accuracy
+from ttscale.metrics.accuracy import (
+    Method,
+    Mode,
+    aggregate,
+    coverage,
+    problem_metrics,
+    subset_accuracy,
+)
 from ttscale.metrics.counting import auc, avg_at_n, pass_at_k, powers_of_two
 from ttscale.metrics.problem import METHODS, MODES
 from ttscale.metrics.values import WEIGHTED_TIE_RTOL
@@ -65,6 +72,7 @@ __all__ = [
     "aggregate",
     "auc",
     "avg_at_n",
+    "coverage",
     "pass_at_k",
     "powers_of_two",
     "problem_metrics",

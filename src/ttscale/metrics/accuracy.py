@@ -183,23 +183,25 @@ def problem_metrics(
 def aggregate(
     problems: Sequence[Mapping[str, float]],
     *,
-    missing: Literal["error", "drop"] = "error",
+    missing: Literal["error", "drop", "partial"] = "error",
 ) -> dict[str, float]:
     """Mean of each metric across problems.
 
-    A key is only averaged when every problem has it, so no mean is silently taken over a
-    varying subset of problems (e.g. problems with different ``N`` have different keys).
+    By default a key is only averaged when every problem has it, so no mean is silently
+    taken over a varying subset of problems (problems with different ``N`` have different
+    keys).
 
     Args:
         problems: Per-problem dicts from :func:`problem_metrics`.
         missing: ``"error"`` raises ``ValueError`` if the problems' key sets differ;
-            ``"drop"`` keeps only the keys present in every problem.
+            ``"drop"`` keeps only the keys present in every problem; ``"partial"`` averages
+            each key over the problems that have it (report :func:`coverage` beside it).
 
     Returns:
-        Mapping from metric name to its mean over problems (key order of the first problem).
+        Mapping from metric name to its mean over problems (keys in first-seen order).
     """
-    if missing not in ("error", "drop"):
-        raise ValueError(f"missing must be 'error' or 'drop', got {missing!r}")
+    if missing not in ("error", "drop", "partial"):
+        raise ValueError(f"missing must be 'error', 'drop' or 'partial', got {missing!r}")
     if not problems:
         raise ValueError("aggregate needs at least one problem")
     common = set(problems[0]).intersection(*problems[1:])
@@ -209,5 +211,23 @@ def aggregate(
             f"metric keys differ between problems (not in all: {sorted(every - common)}); "
             "pass missing='drop' to keep only the shared keys"
         )
-    order = [k for k in problems[0] if k in common]
-    return {k: math.fsum(float(p[k]) for p in problems) / len(problems) for k in order}
+    keep = every if missing == "partial" else common
+    order = [k for k in dict.fromkeys(k for p in problems for k in p) if k in keep]
+    out = {}
+    for k in order:
+        values = [float(p[k]) for p in problems if k in p]
+        out[k] = math.fsum(values) / len(values)
+    return out
+
+
+def coverage(problems: Sequence[Mapping[str, float]]) -> dict[str, int]:
+    """How many problems each metric that not every problem has is averaged over.
+
+    Problems whose searches return different numbers of completions (backtracking, early
+    exit) support different n; each figure then says how many problems stand behind it.
+    """
+    counts: dict[str, int] = {}
+    for p in problems:
+        for k in p:
+            counts[k] = counts.get(k, 0) + 1
+    return {k: c for k, c in counts.items() if c < len(problems)}

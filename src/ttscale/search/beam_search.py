@@ -14,6 +14,7 @@ scored, and tokens are counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -54,12 +55,12 @@ class TreeOptions(StepOptions):
             )
         return errors
 
+    # search-and-learn writes "agg_strategy--last" in step-search names
+    agg_separator: ClassVar[str] = "--"
+
     def name_part(self) -> str:
-        fixed = ("beam_width", "num_iterations", "lookahead")
-        return (
-            f"--m-{self.beam_width}--iters-{self.num_iterations}--look-{self.lookahead}"
-            + self.changed_part(skip=fixed)
-        )
+        """search-and-learn's fields; other options are in the run identity, not the name."""
+        return f"--m-{self.beam_width}--iters-{self.num_iterations}--look-{self.lookahead}"
 
 
 @dataclass

@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ttscale.plurality import plurality
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
 from ttscale.types import Problem, SamplingParams, SearchResult, derive_seed
@@ -31,11 +32,8 @@ from ttscale.types import Problem, SamplingParams, SearchResult, derive_seed
 
 def _top(keys: Sequence[Hashable | None]) -> tuple[Hashable | None, int]:
     """Most frequent non-None key (first appearance wins ties) and its count."""
-    votes = Counter(k for k in keys if k is not None)
-    if not votes:
-        return None, 0
-    best = max(votes.values())
-    return next(k for k in keys if k is not None and votes[k] == best), best
+    winner, count = plurality(keys)
+    return winner, int(count)
 
 
 def two_stage_vote(

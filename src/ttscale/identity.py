@@ -1,0 +1,142 @@
+"""A run's identity: every setting that can change a row, as data and as a short fingerprint.
+
+The identity is the validated config minus :data:`IGNORED`, an explicit list of settings
+that cannot change a row (progress bars, threads, worker counts, where results go, ...).
+Everything else is in, so a new config key is part of the identity unless someone decides
+otherwise here. Secrets are never part of it (they are dropped, not masked).
+
+Every chunk and merged summary records ``identity`` and ``fingerprint``; a run's results
+folder includes the fingerprint, and every reader (the pipeline's skip, the merge,
+find_missing, the analysis) refuses rows of another fingerprint, naming the keys that differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["IGNORED", "differences", "fingerprint", "identity", "prm_label", "run_prefix"]
+
+VERSION = 1
+# Settings that cannot change a row. Prefixes match whole sections ("storage" is every
+# storage.* key). Row ranges (dataset.start/end/num_samples, shard.*) are in a chunk's name;
+# metrics.* only shape summaries, which every merge recomputes from the rows.
+IGNORED = (
+    "progress",
+    "threads",
+    "overwrite",
+    "checkpoint_every",
+    "shard",
+    "storage",
+    "tracking",
+    "metrics",
+    "grading.workers",
+    "dataset.start",
+    "dataset.end",
+    "dataset.num_samples",
+    "model.name",  # a folder label: the weights are model.path
+    "model.batch_size",
+    "model.gpu_memory_utilization",
+    "model.concurrency",
+    "model.timeout",
+    "model.max_retries",
+    "model.retry_backoff",
+    "model.fail_after",
+    "model.serve",
+    "model.base_url",  # where a server runs (and may hold a password), not what it serves
+    "model.api_key",
+    "prm.batch_size",
+    "prm.gpu_memory_utilization",
+)
+_PATH_KEYS = ("model.path", "model.tokenizer", "prm.path", "dataset.path")
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not full.endswith(("_kwargs", "extra_body")):
+            out.update(_flatten(value, f"{full}."))
+        else:
+            out[full] = value
+    return out
+
+
+def _ignored(key: str) -> bool:
+    return any(key == k or key.startswith(f"{k}.") for k in IGNORED)
+
+
+def _portable(value: Any) -> Any:
+    """A path inside the checkout, relative to it: a moved or re-cloned checkout keeps ids."""
+    from ttscale.config import ROOT
+
+    if isinstance(value, str) and value.startswith("/"):
+        try:
+            return str(Path(value).resolve().relative_to(ROOT))
+        except ValueError:
+            return value.rstrip("/")
+    return value
+
+
+def uses_prm(run: Any, options: Any = None) -> bool:
+    """Whether the run's approach reads the PRM (majority voting does not)."""
+    return run.prm.name != "none" and getattr(options, "needs_prm", True)
+
+
+def identity(run: Any, options: Any = None) -> dict[str, Any]:
+    """The settings of a validated :class:`~ttscale.config.RunConfig` that can change a row.
+
+    Args:
+        run: The validated config.
+        options: The approach's options; an approach that reads no PRM (``needs_prm``
+            false) gets no ``prm.*`` keys, so its identity does not depend on them.
+
+    Returns:
+        Flat ``{dotted key: value}``, sorted, JSON-serialisable, without secrets.
+    """
+    from ttscale.redact import is_secret_key
+
+    flat = _flatten(run.model_dump(mode="json"))
+    out = {}
+    for key in sorted(flat):
+        if _ignored(key) or is_secret_key(key):
+            continue
+        if key.startswith("prm.") and not uses_prm(run, options):
+            continue
+        out[key] = _portable(flat[key]) if key in _PATH_KEYS else flat[key]
+    return out
+
+
+def fingerprint(ident: dict[str, Any]) -> str:
+    """12 hex digits of the SHA-256 of the identity's canonical JSON."""
+    text = json.dumps({"v": VERSION, **ident}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def differences(old: dict[str, Any] | None, new: dict[str, Any], limit: int = 8) -> list[str]:
+    """``key: old -> new`` for each identity key where two identities differ (None: unknown)."""
+    if old is None:
+        return ["(no identity recorded)"]
+    keys = sorted(set(old) | set(new))
+    out = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
+
+
+def prm_label(run: Any, options: Any = None) -> str:
+    """The PRM part of a results path: the PRM folder's name, else its family, or ``none``."""
+    if not uses_prm(run, options):
+        return "none"
+    path = run.prm.path
+    return Path(path.rstrip("/")).name if path else run.prm.name
+
+
+def run_prefix(run: Any, options: Any = None) -> str:
+    """``{model}/{prm}/{approach}/{fingerprint}``: where a run's folder lives in a store.
+
+    The leaf below it is the anchors' run name; the fingerprint level keeps runs whose
+    names agree but whose settings differ (max_tokens, a prompt, PRM noise...) apart.
+    """
+    fp = fingerprint(identity(run, options))
+    return f"{run.model.name}/{prm_label(run, options)}/{run.approach.name}/{fp}"
