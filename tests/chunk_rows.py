@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ttscale.config import ShardConfig
+from ttscale.identity import fingerprint, identity
 from ttscale.launch import RunPlan, compose_sweep, plan_runs
 from ttscale.pipeline import select_problems
 from ttscale.types import Problem
@@ -52,4 +53,10 @@ def write_chunks(store: Any, plan: RunPlan, *, skip: tuple[int, ...] = ()) -> No
     for i, (s, e) in enumerate(plan.chunks):
         if e > s and i not in skip:
             rows = fake_rows([by_index[j] for j in range(s, e)], seed=plan.cfg.seed)
-            store.write_chunk(plan.name, s, e, rows, {"chunk": i})
+            store.write_chunk(plan.name, s, e, rows, summary_of(plan) | {"chunk": i})
+
+
+def summary_of(plan: RunPlan) -> dict[str, Any]:
+    """The identity part of a chunk summary, as the pipeline writes it for ``plan``."""
+    ident = identity(plan.cfg, plan.options)
+    return {"run": plan.name, "fingerprint": fingerprint(ident), "identity": ident}

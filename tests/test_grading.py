@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -267,3 +268,54 @@ def test_pathological_answers_graded_wrong_and_timed_out_once() -> None:
         labels = g.cluster(["3", bad[0], "3.0"])
         assert labels[0] == labels[2] and labels[1] not in (labels[0], -1)
         assert g.stats.timeouts == timeouts
+
+
+# -- one verdict per cluster, order-independent clusters, safe fast path ------------------------
+
+
+def _partition(labels: list[int], answers: list[str]) -> set[frozenset[str]]:
+    groups: dict[int, set[str]] = {}
+    for label, a in zip(labels, answers):
+        groups.setdefault(label, set()).add(a)
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize(
+    ("gold", "answers"),
+    [("[2,5)", ["[2,5)", r"2\le x<5"]), ("x=3", ["3", "y=3"]), ("3", ["x=3", "3", "y=3"])],
+)
+def test_a_cluster_never_mixes_verdicts(grader: Grader, gold, answers) -> None:
+    for perm in itertools.permutations(answers):
+        (labels,), (correct,) = grader.grade_and_cluster([gold], [list(perm)])
+        verdict: dict[int, bool] = {}
+        for label, ok in zip(labels, correct):
+            assert verdict.setdefault(label, ok) == ok, (perm, labels, correct)
+        # each answer keeps its own math-verify verdict: nothing is guessed
+        assert correct == grader.grade([gold] * len(perm), list(perm))
+
+
+def test_clusters_do_not_depend_on_completion_order(grader: Grader) -> None:
+    # math-verify is not transitive here: x=3 ~ 3 and 3 ~ y=3, but x=3 !~ y=3
+    answers = ["x=3", "3", "y=3", "3", r"\frac{6}{2}", "4"]
+    partitions = {
+        frozenset(_partition(grader.cluster(list(p)), list(p)))
+        for p in itertools.permutations(answers)
+    }
+    assert len(partitions) == 1
+
+
+def test_spaces_between_digits_are_not_normalised_away(grader: Grader) -> None:
+    assert normalize_answer("4 2") != normalize_answer("42")
+    assert normalize_answer(r"\cdot x") == r"\cdot x"
+    assert normalize_answer(r"x + \frac {1}{2}") == r"x+\frac{1}{2}"
+    assert grader.grade(["42"], [extract_answer(r"so \boxed{4 2}")]) == [False]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(r"$\dfrac{1}{2}$.", r"\frac{1}{2}"), (r"\left( 1, 2 \right)", "(1, 2)"),
+     ("x + 1", "x+1"), (r"2\,000", r"2\;000"), (r"\frac {3}{4}", r"\tfrac{3}{4}")],
+)  # fmt: skip
+def test_the_fast_path_only_merges_what_math_verify_accepts(grader: Grader, a, b) -> None:
+    assert normalize_answer(a) == normalize_answer(b)
+    assert grader._pool.run([("e", a, b)], grader.stats) == [True]  # math-verify itself

@@ -46,7 +46,7 @@ def test_temperature_schedules(overrides, schedule, temps, ratios) -> None:
 
 def test_hnc_blocked_order_and_options() -> None:
     p = parse_run_name(_name("temps=hnc", "temperature_schedule.order=blocked"))
-    assert p.options["order"] == "blocked" and p.ratios == (0.5, 0.5)
+    assert p.schedule == "hnc" and p.ratios == (0.5, 0.5) and "order" not in p.options
     v = parse_run_name(
         _name("approach=two_stage_voting", "temps=grid", "approach.early_exit=false")
     )
@@ -79,3 +79,73 @@ def test_bad_names_name_the_field(name: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as err:
         parse_run_name(name)
     assert name in str(err.value)
+
+
+# search-and-learn's and hotncold's own config code write these strings (REFERENCE.md,
+# "Exact names the anchors write"; checked against sal's Config.__post_init__).
+ANCHOR = "HuggingFaceH4/MATH-500"
+MATH = ("dataset=math500", f"dataset.name={ANCHOR}", "n=8", "seed=0", "temperature=0.8")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ((), "HuggingFaceH4_MATH-500--T-0.8--top_p-1.0--n-8--seed-0--agg_strategy-last"),
+        (
+            ("approach=beam_search", "approach.beam_width=2"),
+            "HuggingFaceH4_MATH-500--T-0.8--top_p-1.0--n-8--m-2--iters-40--look-0--seed-0"
+            "--agg_strategy--last",
+        ),
+        (
+            ("approach=dvts", "approach.beam_width=2"),
+            "HuggingFaceH4_MATH-500--T-0.8--top_p-1.0--n-8--m-2--iters-40--look-0--seed-0"
+            "--agg_strategy--last",
+        ),
+        (
+            ("temps=hnc", "temperature_schedule.order=blocked"),
+            "HuggingFaceH4_MATH-500--temps_0.4_0.8__r_0.5_0.5--top_p-1.0--n-8--seed-0"
+            "--agg_strategy-last",
+        ),
+        (
+            ("temps=hnc", "temperature_schedule.ratios=null"),
+            "HuggingFaceH4_MATH-500--temps_0.4_0.8--top_p-1.0--n-8--seed-0--agg_strategy-last",
+        ),
+    ],
+)
+def test_names_are_the_anchors_exact_strings(overrides, expected) -> None:
+    assert _name(*MATH, *overrides) == expected
+
+
+def test_beam_options_the_anchors_leave_out_are_not_in_the_name() -> None:
+    plain = _name(*MATH, "approach=beam_search", "approach.beam_width=2")
+    assert _name(*MATH, "approach=beam_search", "approach.beam_width=2",
+                 "approach.filter_duplicates=true") == plain  # fmt: skip
+
+
+def test_interleaved_hnc_has_a_name_no_hotncold_tool_reads_as_blocks() -> None:
+    name = _name(*MATH, "temps=hnc")  # order=interleaved is the default
+    assert "--interleaved_0.4_0.8__r_0.5_0.5--" in name and "temps_" not in name
+    p = parse_run_name(name)
+    assert (p.schedule, p.ratios, p.options["order"]) == ("hnc", (0.5, 0.5), "interleaved")
+    # hotncold's analysis tool splits a temps_ name on "__" and reads floats: no other
+    # segment may appear in it (an __order_blocked segment crashed that parser).
+    blocked = _name(*MATH, "temps=hnc", "temperature_schedule.order=blocked")
+    segment = blocked.split("--")[1]
+    head, *rest = segment.split("__")
+    for part in rest:
+        key, _, values = part.partition("_")
+        assert key == "r" and all(float(v) >= 0 for v in values.split("_"))
+
+
+def test_parses_search_and_learn_step_names_and_merged_configs() -> None:
+    p = parse_run_name(
+        "HuggingFaceH4_MATH-500--T-0.8--top_p-1.0--n-8--m-2--iters-40--look-0--seed-0"
+        "--agg_strategy--last--chunk-0_25"
+    )
+    assert (p.agg_strategy, p.beam_width, p.chunk, p.options) == ("last", 2, (0, 25), {})
+    merged = parse_run_name(
+        "HuggingFaceH4_MATH-500--T-0.8--top_p-1.0--n-merged--max_tokens-2048--bsz-8--seed-0"
+        "--agg_strategy-last"
+    )
+    assert merged.n is None and merged.options["merged"] == "true"
+    assert merged.options["max_tokens"] == "2048"
