@@ -45,8 +45,18 @@ def test_recipe_validates_with_search_and_learns_defaults(recipe):
         2048,
         "last",
     )
-    assert (run.prm.name, run.prm.path) == ("rlhflow", "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data")
-    assert run.dataset.name == "HuggingFaceH4/MATH-500"
+    # search-and-learn's current recipes: AceMath with Qwen's PRM and sal's default system
+    # prompt, every other model with RLHFlow's; n=4 for every approach; 10 problems
+    if model == "acemath-7b-instruct":
+        assert (run.prm.name, run.prm.path) == ("qwen_math_prm", "Qwen/Qwen2.5-Math-PRM-7B")
+        assert run.model.system_prompt == "default"
+    else:
+        assert (run.prm.name, run.prm.path) == (
+            "rlhflow",
+            "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data",
+        )
+    assert run.prm.input_format == "sal" and run.n == 4 and run.seed == 0
+    assert run.dataset.name == "HuggingFaceH4/MATH-500" and run.dataset.num_samples == 10
     assert run.temperature_schedule.name == "single"
     if approach != "best_of_n":
         assert (options.beam_width, options.num_iterations, options.lookahead) == (4, 40, 0)
@@ -75,7 +85,7 @@ def test_recipe_is_selected_from_the_command_line():
     assert (cfg.model.path, cfg.approach.name, cfg.n) == (
         "meta-llama/Llama-3.2-1B-Instruct",
         "beam_search",
-        16,
+        4,
     )
 
 

@@ -89,6 +89,8 @@ class PRMConfig(_Strict):
     bad_token: str | None = None
     token_ids: dict[str, int] | None = None  # pins, e.g. {step_tag: 12902}
     system_prompt: str | None = None
+    # reference: the model card's input; sal: byte for byte what search-and-learn feeds
+    input_format: Literal["reference", "sal"] = "reference"
     noise: float | None = Field(None, ge=0)
     gpu_memory_utilization: float = Field(0.0, ge=0, le=1)
 
@@ -321,7 +323,7 @@ def _options(registry, key: str, data: dict[str, Any]):
 
 def _format(err: ValidationError, prefix: str = "", data: Any = None, model: Any = None) -> str:
     """One line per error, naming the key; an unknown key gets the known key closest to it."""
-    from ttscale.hints import close_key
+    from ttscale.hints import close_key, sal_hint
     from ttscale.redact import is_secret_key
 
     lines = []
@@ -333,6 +335,8 @@ def _format(err: ValidationError, prefix: str = "", data: Any = None, model: Any
             guess = close_key(last, known_keys(data, model, parent))
             full = prefix + ".".join([*parent, guess]) if guess else None
             msg = f"unknown key; did you mean {full}?" if full else "unknown key (typo?)"
+            if not parent and not prefix and sal_hint(last):
+                msg = f"unknown key: {sal_hint(last)}"
         elif "input" in e and e["type"] != "missing" and not isinstance(e["input"], dict):
             msg += " (value hidden)" if is_secret_key(key) else f" (got {e['input']!r})"
         # A section's own check names its keys in full ("prm.path: ..."): no second prefix.

@@ -12,6 +12,38 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+# search-and-learn's command-line keys and what ttscale calls them (docs/migration.md).
+SAL_KEYS = {
+    "model_path": "model.path (or a preset: model=llama-3.2-1b-instruct)",
+    "prm_path": "prm.path, with the family as the preset: prm=rlhflow-8b (or math-shepherd, "
+    "skywork-1.5b, qwen2.5-math-prm-7b)",
+    "hub_dataset_id": "storage=hub storage.repo_id=USER/NAME",
+    "push_to_hub": "storage=hub",
+    "output_dir": "storage.results_dir",
+    "num_samples": "dataset.num_samples",
+    "dataset_name": "dataset.name (a file: dataset.source=file dataset.path=...)",
+    "dataset_split": "dataset.split",
+    "dataset_start": "dataset.start",
+    "dataset_end": "dataset.end",
+    "beam_width": "approach.beam_width",
+    "num_iterations": "approach.num_iterations",
+    "lookahead": "approach.lookahead",
+    "search_batch_size": "nothing: every approach advances all problems of a shard together "
+    "(model.batch_size sets the generator's batch)",
+    "prm_batch_size": "prm.batch_size",
+    "system_prompt": "model.system_prompt",
+    "temperatures": "temps=hnc temperature_schedule.temperatures=[0.4,0.8]",
+    "temperature_ratios": "temps=hnc temperature_schedule.ratios=[0.5,0.5]",
+}
+
+
+def sal_hint(key: str) -> str | None:
+    """The hint for a search-and-learn key (``num_samples`` -> ``dataset.num_samples``)."""
+    name = key.lstrip("+~")
+    if name not in SAL_KEYS:
+        return None
+    return f"{name!r} is search-and-learn's key; ttscale's is {SAL_KEYS[name]}"
+
 
 def close_key(key: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``key``, if any is close enough to be a typo of it."""
@@ -34,6 +66,10 @@ def override_hints(argv: Sequence[str]) -> list[str]:
         return []
     hints = []
     for key, _value in pairs:
+        sal = sal_hint(key)
+        if sal is not None:
+            hints.append(f"hint: {sal}")
+            continue
         if key.startswith(("+", "hydra")) or key in groups or "/" in key:
             continue
         if (

@@ -19,17 +19,17 @@ PRMS.add("skywork", "ttscale.prm.skywork:SkyworkPRM")
 PRMS.add("qwen_math_prm", "ttscale.prm.qwen_math:QwenMathPRM")
 PRMS.add("oracle", "ttscale.prm.oracle:OraclePRM")
 
-_MODEL_KEYS = ("path", "batch_size", "device", "dtype", "token_ids")
+_MODEL_KEYS = ("path", "batch_size", "device", "dtype", "token_ids", "input_format")
 # The prm.* keys each family reads (besides name); path is required where listed.
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "math_shepherd": (*_MODEL_KEYS, "step_tag", "good_token", "bad_token"),
+    "math_shepherd": (*_MODEL_KEYS, "step_tag", "good_token", "bad_token", "system_prompt"),
     "rlhflow": (*_MODEL_KEYS, "good_token", "bad_token"),
     "skywork": (*_MODEL_KEYS, "step_tag"),
     "qwen_math_prm": (*_MODEL_KEYS, "step_tag", "system_prompt"),
     "oracle": ("noise",),
 }
 # Keys that have a value whatever the family (schema defaults), so never "unused".
-_ALWAYS = ("name", "batch_size", "device", "dtype", "gpu_memory_utilization")
+_ALWAYS = ("name", "batch_size", "device", "dtype", "gpu_memory_utilization", "input_format")
 
 
 def check_options(name: str, values: dict[str, Any]) -> list[str]:
@@ -64,6 +64,14 @@ def build_prm(cfg: Any, *, seed: int = 0) -> PRM | None:
     if cfg.name == "none":
         return None
     return PRMS.build(cfg.name, **prm_kwargs(cfg, seed=seed))
+
+
+def prm_steps(prm: Any, text: str) -> list[str]:
+    """The steps of ``text`` that ``prm`` scores (its input format's), one score each."""
+    from ttscale.prompts import split_steps
+
+    steps_of = getattr(prm, "steps_of", None)
+    return steps_of(text) if steps_of is not None else split_steps(text)
 
 
 def check_prm(cfg: Any) -> None:

@@ -14,7 +14,11 @@ from typing import Any
 
 import torch
 
+from ttscale.prompts import split_steps
 from ttscale.types import PRMOutput
+
+# reference: the model card's code; sal: byte for byte what search-and-learn feeds the PRM.
+INPUT_FORMATS = ("reference", "sal")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,12 @@ class TokenPRM:
         self.device = torch.device(device)
         self.dtype = getattr(torch, dtype)
         self.batch_size = batch_size
+        self.input_format = options.pop("input_format", "reference")
+        if self.input_format not in INPUT_FORMATS:
+            raise ValueError(
+                f"prm.input_format: must be one of {', '.join(INPUT_FORMATS)}, "
+                f"got {self.input_format!r}"
+            )
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self._pins = dict(token_ids or {})
         self._checked: set[str] = set()
@@ -111,6 +121,18 @@ class TokenPRM:
             )
 
     # -- what a family defines -------------------------------------------------------------
+
+    def steps_of(self, text: str) -> list[str]:
+        """The steps of a completion that this PRM scores, one score each.
+
+        ``reference`` (the model card's code): the non-empty blank-line-separated steps.
+        ``sal``: the pieces search-and-learn makes of the raw text (:meth:`sal_steps`).
+        """
+        return split_steps(text) if self.input_format == "reference" else self.sal_steps(text)
+
+    def sal_steps(self, text: str) -> list[str]:
+        """The pieces search-and-learn scores in ``text`` (family-specific)."""
+        raise NotImplementedError
 
     def setup(self, **options: Any) -> None:
         """Resolve the family's token strings to ids (use :meth:`token_id`)."""

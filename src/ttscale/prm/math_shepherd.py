@@ -25,22 +25,63 @@ def format_input(question: str, steps: Sequence[str], tag: str = "ки") -> str:
     return question + " " + STEP_SEP.join(f"{s.replace(tag, '')} {tag}" for s in steps)
 
 
+def sal_segments(text: str) -> list[str]:
+    """The raw text cut after each ``\\n\\n`` (delimiters kept): ``"".join`` gives it back.
+
+    Each segment is one step tag in search-and-learn's input; an empty text is one step.
+    """
+    pieces = text.split(STEP_SEP)  # non-overlapping, left to right, as str.replace
+    segments = [p + STEP_SEP for p in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+    return segments or [text]
+
+
+def format_sal(question: str, steps: Sequence[str], system_prompt: str, tag: str = "ки") -> str:
+    """search-and-learn's math-shepherd input for the raw completion ``"".join(steps)``.
+
+    ``system_prompt + "\\n" + question + "\\n"``, a space, then the completion with every
+    ``"\\n\\n"`` written ``" ки\\n\\n"`` and ``" ки"`` appended unless it ends in ``"\\n\\n"``.
+    Tags the policy wrote stay (search-and-learn does not remove them).
+    """
+    body = "".join(steps)
+    marked = body.replace(STEP_SEP, f" {tag}{STEP_SEP}")
+    if not body.endswith(STEP_SEP):
+        marked += f" {tag}"
+    return f"{system_prompt}\n{question}\n {marked}"
+
+
 class MathShepherdPRM(TokenPRM):
     """Scores steps with a causal LM read at step-tag positions.
 
-    Options: ``step_tag`` ("ки"), ``good_token`` ("+"), ``bad_token`` ("-"); the rest as
-    :class:`ttscale.prm.base.TokenPRM`.
+    Options: ``step_tag`` ("ки"), ``good_token`` ("+"), ``bad_token`` ("-"),
+    ``system_prompt`` (``input_format=sal`` only: search-and-learn puts its policy's system
+    prompt first; default: its default prompt); the rest as :class:`TokenPRM`.
     """
 
-    def setup(self, step_tag: str = "ки", good_token: str = "+", bad_token: str = "-") -> None:
+    def setup(
+        self,
+        step_tag: str = "ки",
+        good_token: str = "+",
+        bad_token: str = "-",
+        system_prompt: str | None = None,
+    ) -> None:
+        from ttscale.prompts import DEFAULT_SYSTEM_PROMPT
+
+        self.system_prompt = system_prompt or DEFAULT_SYSTEM_PROMPT
         self.step_tag = step_tag
         self.tag_id = self.token_id(step_tag, "step_tag")
         self.good_id = self.token_id(good_token, "good_token")
         self.bad_id = self.token_id(bad_token, "bad_token")
 
+    def sal_steps(self, text: str) -> list[str]:
+        return sal_segments(text)
+
     def encode(self, question: str, steps: Sequence[str]) -> Encoded:
-        text = format_input(question, steps, self.step_tag)
-        ids = self.tokenizer(text, add_special_tokens=False).input_ids
+        if self.input_format == "sal":  # tokenized as search-and-learn does (BOS included)
+            text = format_sal(question, steps, self.system_prompt, self.step_tag)
+            ids = self.tokenizer(text).input_ids
+        else:
+            text = format_input(question, steps, self.step_tag)
+            ids = self.tokenizer(text, add_special_tokens=False).input_ids
         positions = [p for p, t in enumerate(ids) if t == self.tag_id]
         if len(positions) != len(steps):
             raise ValueError(

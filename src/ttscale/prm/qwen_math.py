@@ -54,14 +54,28 @@ class QwenMathPRM(TokenPRM):
     def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
         return QwenProcessRewardModel.from_pretrained(model_path, dtype=dtype)
 
-    def encode(self, question: str, steps: Sequence[str]) -> Encoded:
+    def sal_steps(self, text: str) -> list[str]:
+        """``text.split("\\n\\n")``: search-and-learn replaces each ``\\n\\n`` by the tag."""
+        return text.split("\n\n")
+
+    def messages(self, question: str, steps: Sequence[str]) -> list[dict]:
+        """The chat the PRM reads: the steps joined and ended by the step tag."""
         tag = self.step_tag
-        answer = "".join(s.replace(tag, "") + tag for s in steps)
-        messages = [
+        if self.input_format == "sal":  # answer.replace("\n\n", tag) + tag, as the anchor
+            answer, user = "".join(s + tag for s in steps), question
+        else:
+            answer, user = (
+                "".join(s.replace(tag, "") + tag for s in steps),
+                question.replace(tag, ""),
+            )
+        return [
             {"role": "system", "content": self.system_prompt},
-            {"role": "user", "content": question.replace(tag, "")},
+            {"role": "user", "content": user},
             {"role": "assistant", "content": answer},
         ]
+
+    def encode(self, question: str, steps: Sequence[str]) -> Encoded:
+        messages = self.messages(question, steps)
         text = self.tokenizer.apply_chat_template(messages, tokenize=False)
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
         return Encoded(ids, [p for p, t in enumerate(ids) if t == self.step_id])

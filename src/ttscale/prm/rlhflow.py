@@ -29,6 +29,10 @@ class RLHFlowPRM(TokenPRM):
         self.good_id = self.token_id(good_token, "good_token")
         self.bad_id = self.token_id(bad_token, "bad_token")
 
+    def sal_steps(self, text: str) -> list[str]:
+        """``text.split("\\n\\n")``: blank-line runs and a trailing ``\\n\\n`` give empty turns."""
+        return text.split("\n\n")
+
     def conversation(self, question: str, steps: Sequence[str], answer: str) -> list[dict]:
         """The chat: user turns carry the steps, every assistant turn is ``answer``."""
         turns: list[dict] = []

@@ -61,6 +61,10 @@ class SkyworkPRM(TokenPRM):
     def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
         return SkyworkPRMModel.from_pretrained(model_path, dtype=dtype)
 
+    def sal_steps(self, text: str) -> list[str]:
+        """Every ``\\n``-separated line, blank ones included, as search-and-learn scores them."""
+        return text.split(self.step_tag)
+
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
@@ -68,7 +72,10 @@ class SkyworkPRM(TokenPRM):
         ids = self._ids(self.tokenizer.bos_token + question + "\n")
         positions = []
         for step in steps:
-            lines = [line for line in step.split(self.step_tag) if line.strip()] or [""]
+            if self.input_format == "sal":
+                lines = [step]  # one line, blank or not
+            else:
+                lines = [line for line in step.split(self.step_tag) if line.strip()] or [""]
             for line in lines:
                 ids += self._ids(line) if line else []
                 ids.append(self.step_id)

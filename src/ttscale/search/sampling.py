@@ -7,8 +7,8 @@ temperature) pair is one request with its own seed, so results do not depend on 
 
 from __future__ import annotations
 
+from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
-from ttscale.prompts import split_steps
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
 from ttscale.temperatures import adaptive_of
@@ -101,7 +101,7 @@ def score_results(problems, results: list[SearchResult], ctx: Context) -> None:
     for p, r in zip(problems, results):
         for j, text in enumerate(r.completions):
             questions.append(p.problem)
-            steps.append(split_steps(text))
+            steps.append(prm_steps(ctx.prm, text))
             owner.append((r, j))
     out = ctx.prm.score(questions, steps)
     for (r, j), s, tok in zip(owner, out.scores, out.num_tokens):

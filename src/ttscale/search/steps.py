@@ -24,8 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
-from ttscale.prompts import STEP_DELIMITER, split_steps
+from ttscale.prompts import STEP_DELIMITER
 from ttscale.search.base import Context, Options
 from ttscale.types import Completion, Problem, SamplingParams, SearchResult, derive_seed
 
@@ -253,7 +254,7 @@ def _look_ahead(ctx, trees, children, lookahead: int, step_tokens) -> list[str]:
 
 def _score(ctx: Context, trees, children: list[Node], extra: list[str]) -> None:
     """One PRM call over every child's prefix (plus lookahead); fills the children's scores."""
-    items = [(i, split_steps(c.prefix + extra[i])) for i, c in enumerate(children)]
+    items = [(i, prm_steps(ctx.prm, c.prefix + extra[i])) for i, c in enumerate(children)]
     items = [(i, steps) for i, steps in items if steps]  # an empty solution has nothing to score
     if not items:
         return
@@ -262,7 +263,7 @@ def _score(ctx: Context, trees, children: list[Node], extra: list[str]) -> None:
     for (i, _), scores, tokens in zip(items, out.scores, out.num_tokens):
         c = children[i]
         trees[i].prm_tokens += tokens
-        own = len(split_steps(c.prefix))
+        own = len(prm_steps(ctx.prm, c.prefix))
         c.step_scores = [float(s) for s in scores[:own]]
         c.step_score = c.step_scores[-1] if c.text.strip() and own else None
         value = aggregate(scores, ctx.agg_strategy)
