@@ -94,10 +94,11 @@ def overrides(args, approach: str, n: int, start: int, end: int) -> list[str]:
 def run_folder(args, approach: str, n: int) -> Path:
     """Where the pipeline writes the chunks of (approach, n): the run name ignores the rows."""
     from ttscale.config import validate
+    from ttscale.identity import run_prefix
     from ttscale.naming import run_name
 
     run, options, schedule = validate(compose(*overrides(args, approach, n, 0, 1)))
-    return Path(args.results_dir) / run.model.name / approach / run_name(run, options, schedule)
+    return Path(args.results_dir) / run_prefix(run, options) / run_name(run, options, schedule)
 
 
 def done_ranges(args, approach: str, n: int) -> dict[tuple[int, int], Path]:

@@ -51,22 +51,24 @@ def test_a_rerun_with_another_chunk_size_runs_nothing_and_counts_rows_once(
     first = _run(tmp_path, "--chunk", "2", "--set", "model.dtype=float32")
     assert first.count("-- best_of_n n=2 rows") == 2
     # --set reaches every run: its chunks' configs say so.
-    summaries = list((tmp_path / "toy-policy").glob("*/*/chunk-*.json"))
+    summaries = list((tmp_path / "toy-policy").glob("*/*/*/*/chunk-*.json"))
     assert len(summaries) == 4
     assert {json.loads(p.read_text())["config"]["model"]["dtype"] for p in summaries} == {"float32"}
     assert "| majority | 2 | 4 |" in first  # 4 problems done
-    again = _run(tmp_path, "--chunk", "4")  # [0, 4) is covered by [0, 2) and [2, 4)
+    # [0, 4) is covered by [0, 2) and [2, 4) (the same settings: the same run identity)
+    again = _run(tmp_path, "--chunk", "4", "--set", "model.dtype=float32")
     assert "-- " not in again.split("## Approaches")[0]
     table = [line for line in again.splitlines() if line.startswith("| majority | 2 |")]
     assert table == [line for line in first.splitlines() if line.startswith("| majority | 2 |")]
     # An overlapping file (as an earlier run with another --chunk leaves) adds no rows.
     mod = _module()
-    folder = next(p for p in (tmp_path / "toy-policy" / "majority").iterdir())
+    folder = next((tmp_path / "toy-policy" / "none" / "majority").glob("*/*"))
     (folder / "chunk-1_4.parquet").write_bytes((folder / "chunk-2_4.parquet").read_bytes())
     rows = mod.collect(
         mod.argparse.Namespace(
             ns=[2], approaches=["majority"], problems=4, results_dir=str(tmp_path),
-            seed=0, max_tokens=64, policy=None, prm=None, grading_workers=1, set=[], threads=1,
+            seed=0, max_tokens=64, policy=None, prm=None, grading_workers=1,
+            set=["model.dtype=float32"], threads=1,
         )
     )["majority", 2]  # fmt: skip
     assert [r["index"] for r in rows] == [0, 1, 2, 3]

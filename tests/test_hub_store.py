@@ -25,7 +25,7 @@ from ttscale.launch import merge
 from ttscale.store import LocalStore, build_store
 
 TOKEN = "hf_CANARYtoken0123456789"
-RUN = "ttscale_arith--T-0.8--top_p-1--n-2--seed-0--agg_strategy-last"
+RUN = "ttscale_arith--T-0.8--top_p-1.0--n-2--seed-0--agg_strategy-last"
 
 
 def http_error(status: int, message: str = "", retry_after: str | None = None) -> HfHubHTTPError:

@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from tests.chunk_rows import fake_rows, plan_for, problems_of, write_chunks
+from tests.chunk_rows import fake_rows, plan_for, problems_of, summary_of, write_chunks
 from ttscale.config import ROOT, compose, validate
 from ttscale.data import shard_range
 from ttscale.evaluate import row_metrics
+from ttscale.identity import fingerprint, identity
 from ttscale.launch import (
     compose_sweep,
     merge,
@@ -46,7 +47,7 @@ def test_more_shards_than_rows_gives_empty_shards_that_are_never_missing(tmp_pat
     plan = plan_for(tmp_path, "dataset.num_samples=3", "shard.count=5")
     assert plan.chunks == [(0, 1), (1, 2), (2, 3), (3, 3), (3, 3)]
     assert shards_for(plan, [(0, 3)]) == [0, 1, 2]  # the empty shards 3, 4 have nothing to rerun
-    write_chunks(LocalStore(tmp_path, "toy-policy/best_of_n"), plan)
+    write_chunks(plan.store(), plan)
     assert merge(plan, progress=False).ok
 
 
@@ -83,7 +84,7 @@ def test_sweep_expands_like_hydra_and_groups_shards(tmp_path):
     assert len(cfgs) == 4  # shard.index is dropped, n x seed remain
     plans = plan_runs(cfgs + cfgs)  # duplicates group into the same runs
     assert sorted(p.name for p in plans) == sorted(
-        f"ttscale_arith--T-0.8--top_p-1--n-{n}--seed-{s}--agg_strategy-last"
+        f"ttscale_arith--T-0.8--top_p-1.0--n-{n}--seed-{s}--agg_strategy-last"
         for n in (2, 4)
         for s in (0, 1)
     )
@@ -103,7 +104,7 @@ def test_plan_from_configs_without_hydra_node(tmp_path):
 
 def test_merge_writes_rows_in_order_and_recomputes_metrics(tmp_path):
     plan = plan_for(tmp_path, "dataset.num_samples=7", "shard.count=3", "n=2")
-    store = LocalStore(tmp_path, "toy-policy/best_of_n")
+    store = plan.store()
     write_chunks(store, plan)
     report = merge(plan, progress=False)
     assert report.ok and report.rows == 7 and report.missing == [] and report.bad == []
@@ -131,7 +132,7 @@ def test_merge_writes_rows_in_order_and_recomputes_metrics(tmp_path):
 
 def test_remerge_is_idempotent(tmp_path):
     plan = plan_for(tmp_path, "dataset.num_samples=4", "shard.count=2")
-    write_chunks(LocalStore(tmp_path, "toy-policy/best_of_n"), plan)
+    write_chunks(plan.store(), plan)
     first = Path(merge(plan, progress=False).path)
     before = (first.read_bytes(), first.with_suffix(".json").read_bytes())
     assert Path(merge(plan, progress=False).path) == first
@@ -142,7 +143,7 @@ def test_missing_shard_is_reported_with_the_command_that_reruns_it(tmp_path, cap
     overrides = [f"storage.results_dir={tmp_path}", "dataset.num_samples=8", "n=2", "shard.count=4"]
     cfgs = compose_sweep(overrides)
     (plan,) = plan_runs(cfgs)
-    store = LocalStore(tmp_path, "toy-policy/best_of_n")
+    store = plan.store()
     write_chunks(store, plan, skip=(2,))
     report = merge(plan, progress=False)
     assert not report.ok and report.missing == [(4, 6)] and report.path is None
@@ -212,7 +213,7 @@ def test_merge_logs_merged_metrics_when_tracking_is_on(tmp_path, monkeypatch):
 
     monkeypatch.setattr("ttscale.tracking.Tracker", FakeTracker)
     plan = plan_for(tmp_path, "dataset.num_samples=4", "shard.count=2", "tracking=wandb")
-    write_chunks(LocalStore(tmp_path, "toy-policy/best_of_n"), plan)
+    write_chunks(plan.store(), plan)
     report = merge(plan, progress=False)
     assert logged == [("wandb", plan.name, "merge"), (report.metrics, 4, 2), "finished"]
 
@@ -220,7 +221,7 @@ def test_merge_logs_merged_metrics_when_tracking_is_on(tmp_path, monkeypatch):
 def test_chunks_of_another_shard_count_fill_the_gaps(tmp_path):
     old = plan_for(tmp_path, "dataset.num_samples=6", "shard.count=2")
     new = plan_for(tmp_path, "dataset.num_samples=6", "shard.count=3")
-    store = LocalStore(tmp_path, "toy-policy/best_of_n")
+    store = old.store()
     write_chunks(store, old, skip=(1,))  # rows [0, 3)
     write_chunks(store, new, skip=(0,))  # rows [2, 6)
     report = merge(new, progress=False)
@@ -238,10 +239,10 @@ def test_row_metrics_is_what_evaluate_uses(tmp_path):
 
 def test_build_store_follows_storage(tmp_path):
     plan = plan_for(tmp_path, "dataset.num_samples=2")
-    store = build_store(plan.cfg)
-    assert (
-        isinstance(store, LocalStore) and store.run_dir("r") == tmp_path / "toy-policy/best_of_n/r"
-    )
+    store = build_store(plan.cfg, plan.options)
+    fp = fingerprint(identity(plan.cfg, plan.options))
+    assert isinstance(store, LocalStore)
+    assert store.run_dir("r") == tmp_path / f"toy-policy/toy-prm/best_of_n/{fp}/r"
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "short", "duplicate"])
@@ -249,7 +250,7 @@ def test_merge_names_a_bad_chunk_and_merges_nothing_wrong(tmp_path, damage, caps
     overrides = [f"storage.results_dir={tmp_path}", "dataset.num_samples=6", "shard.count=3"]
     cfgs = compose_sweep(overrides)
     (plan,) = plan_runs(cfgs)
-    store = LocalStore(tmp_path, "toy-policy/best_of_n")
+    store = plan.store()
     write_chunks(store, plan)
     bad = store.chunk_path(plan.name, 2, 4)
     data = bad.read_bytes()
@@ -260,7 +261,7 @@ def test_merge_names_a_bad_chunk_and_merges_nothing_wrong(tmp_path, damage, caps
     else:  # valid parquet, wrong rows: one row lost, or one row twice
         rows = store.read_chunk(plan.name, 2, 4)
         rows = rows[:1] if damage == "short" else [rows[0], rows[0]]
-        store.write_chunk(plan.name, 2, 4, rows, {})
+        store.write_chunk(plan.name, 2, 4, rows, summary_of(plan))
     report = merge(plan, progress=False)
     assert report.missing == [(2, 4)] and not report.ok
     assert len(report.bad) == 1 and str(bad) in report.bad[0]
@@ -316,7 +317,7 @@ def test_sharded_run_with_a_lost_shard_resubmits_and_merges_to_the_unsharded_run
 
     single = main(compose(f"storage.results_dir={tmp_path / 'single'}", *common))
     (plan,) = plan_runs(compose_sweep(sharded))
-    merged_path = LocalStore(tmp_path / "sharded", "toy-policy/best_of_n").merged_path(plan.name)
+    merged_path = plan.store().merged_path(plan.name)
     merged = pq.read_table(merged_path).to_pylist()
     alone = pq.read_table(single["path"]).to_pylist()
     for row in merged + alone:

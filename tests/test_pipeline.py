@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 from pathlib import Path
 
@@ -43,7 +45,7 @@ def test_writes_parquet_and_summary_with_anchor_columns(best_of_n):
     _, summary, _ = best_of_n
     path = Path(summary["path"])
     assert path.name == "chunk-0_6.parquet"
-    assert path.parent.name == "ttscale_arith--T-0.8--top_p-1--n-4--seed-3--agg_strategy-last"
+    assert path.parent.name == "ttscale_arith--T-0.8--top_p-1.0--n-4--seed-3--agg_strategy-last"
     rows = pq.read_table(path).to_pylist()
     assert len(rows) == 6 and set(rows[0]) >= SAL_COLUMNS
     on_disk = json.loads(path.with_suffix(".json").read_text())
@@ -96,16 +98,15 @@ def test_rerun_skips_a_complete_chunk(best_of_n, capsys):
 
 
 @pytest.mark.parametrize(
-    ("override", "named"),
-    [("prm=oracle", "prm.name: 'math_shepherd' -> 'oracle'"), ("max_tokens=100", "max_tokens")],
+    ("override", "key", "value"),
+    [("prm=oracle", "prm.name", "oracle"), ("max_tokens=100", "max_tokens", 100)],
 )
-def test_a_rerun_with_settings_the_name_leaves_out_fails_instead_of_skipping(
-    best_of_n, override, named
+def test_a_rerun_with_settings_the_name_leaves_out_gets_its_own_folder(
+    best_of_n, override, key, value
 ):
-    """prm and max_tokens are not in the anchors' run name: the folder is the same, so a
-    silent skip would hand back the other settings' results as this run's."""
+    """prm and max_tokens are not in the anchors' run name: the run identity keeps such a
+    run apart, so it never skips (and hands back) the other settings' results."""
     from tests.conftest import compose
-    from ttscale.config import ConfigError
 
     _, summary, out = best_of_n
     before = Path(summary["path"]).stat().st_mtime_ns
@@ -113,9 +114,11 @@ def test_a_rerun_with_settings_the_name_leaves_out_fails_instead_of_skipping(
         f"storage.results_dir={out}", "progress=false", "n=4", "dataset.num_samples=6", "seed=3",
         override,
     )  # fmt: skip
-    with pytest.raises(ConfigError, match="use another storage.results_dir") as err:
-        main(cfg)
-    assert named in str(err.value)
+    other = main(cfg)
+    assert not other.get("skipped") and other["identity"][key] == value
+    assert Path(other["path"]).name == Path(summary["path"]).name  # the anchors' name
+    assert Path(other["path"]).parent.name == Path(summary["path"]).parent.name
+    assert other["path"] != summary["path"] and other["fingerprint"] != summary["fingerprint"]
     assert Path(summary["path"]).stat().st_mtime_ns == before  # nothing was touched
 
 
@@ -143,7 +146,9 @@ def test_same_seed_same_results_across_shards(make_cfg, policy_path, prm_path):
 def test_majority_needs_no_prm(make_cfg, policy_path):
     summary = main(make_cfg("approach=majority", "prm=none", "n=2", "dataset.num_samples=2"))
     rows = pq.read_table(summary["path"]).to_pylist()
-    assert all(r["prm_tokens"] == 0 and r["scores"] == [[], []] for r in rows)
+    # a neutral step score per completion (search-and-learn's score() needs one); no PRM ran
+    assert all(r["prm_tokens"] == 0 and r["scores"] == [[1.0], [1.0]] for r in rows)
+    assert all(math.isnan(a) for r in rows for a in r["agg_scores"])
     assert "maj@2" in summary["metrics"] and "naive@2" not in summary["metrics"]
 
 

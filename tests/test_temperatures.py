@@ -312,11 +312,8 @@ def test_every_schedule_config_is_valid(temps):
     "overrides,part",
     [
         (["temps=single"], "--T-0.8--"),
-        (["temps=hnc"], "--temps_0.4_0.8__r_0.5_0.5--"),
-        (
-            ["temps=hnc", "temperature_schedule.order=blocked"],
-            "--temps_0.4_0.8__r_0.5_0.5__order_blocked--",
-        ),
+        (["temps=hnc"], "--interleaved_0.4_0.8__r_0.5_0.5--"),
+        (["temps=hnc", "temperature_schedule.order=blocked"], "--temps_0.4_0.8__r_0.5_0.5--"),
         (["temps=hnc", "temperature_schedule.ratios=null"], "--temps_0.4_0.8--"),
         (["temps=cycle"], "--temps_0.4_0.8--"),
         (["temps=grid"], "--grid_0.0_1.2_0.4--"),
@@ -327,7 +324,7 @@ def test_every_schedule_config_is_valid(temps):
 def test_run_names_follow_the_anchor_grammar(overrides, part):
     run, options, schedule = validate(compose(*overrides))
     name = run_name(run, options, schedule)
-    assert name == f"ttscale_arith{part}top_p-1--n-16--seed-0--agg_strategy-last", name
+    assert name == f"ttscale_arith{part}top_p-1.0--n-16--seed-0--agg_strategy-last", name
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,7 +385,7 @@ def test_e2e_hnc_best_of_n(make_cfg, policy_path, prm_path):
             f"prm.path={prm_path}",
         )
     )
-    assert "temps_0.4_0.8__r_0.5_0.5" in summary["run"]
+    assert "interleaved_0.4_0.8__r_0.5_0.5" in summary["run"]
     for row in _rows(summary):
         assert row["temperatures"] == [0.4, 0.8] * 4  # stored per completion, interleaved
         assert len(row["completions"]) == 8 and all(row["scores"])

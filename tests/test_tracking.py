@@ -87,7 +87,7 @@ def test_offline_run_logs_curves_samples_and_merge(tmp_path, monkeypatch) -> Non
     ]  # fmt: skip
     metrics = {"maj@1": 0.25, "maj@2": 0.5, "pass@1": 0.5, "pass@2": 0.75, "tokens": 12.0}
     config = {"model": {"name": "toy", "api_key": FAKE_KEY}, "n": 2}
-    name = "ttscale_arith--T-0.8--top_p-1--n-2--seed-0--agg_strategy-last"
+    name = "ttscale_arith--T-0.8--top_p-1.0--n-2--seed-0--agg_strategy-last"
     shard = Tracker(_tracking(tmp_path), config=config, name=f"{name}--chunk-0_1", group=name)
     shard.log_summary(metrics, rows)
     shard.finish()

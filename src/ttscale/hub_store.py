@@ -25,8 +25,10 @@ from typing import Any, TypeVar
 from ttscale.naming import chunk_name
 from ttscale.store import (
     ChunkError,
+    IdentityError,
     LocalStore,
     parse_chunk_name,
+    read_summary,
     read_valid_chunk,
     rows_to_parquet,
     summary_json,
@@ -155,10 +157,12 @@ class HubStore:
         self._first_commit: str | None = None
 
     @classmethod
-    def from_config(cls, storage: Any, *, prefix: str = "") -> HubStore:
+    def from_config(
+        cls, storage: Any, *, prefix: str = "", identity: dict[str, Any] | None = None
+    ) -> HubStore:
         return cls(
             storage.repo_id,
-            local=LocalStore(storage.results_dir, prefix),
+            local=LocalStore(storage.results_dir, prefix, identity),
             private=storage.private,
             revision=storage.revision,
             max_retries=storage.max_retries,
@@ -215,23 +219,38 @@ class HubStore:
         return sorted(r for r in found if r is not None)
 
     def has_chunk(self, run: str, start: int, end: int) -> bool:
+        """True for a valid chunk of this run; :class:`IdentityError` for another run's.
+
+        Branches are named by the anchors' run name alone, so two runs whose names agree
+        share them: the identity inside the chunk tells them apart.
+        """
         if (start, end) not in self.list_chunks(run):
             return False
         try:
             self.read_chunk(run, start, end)
+        except IdentityError:
+            raise
         except ChunkError:
             return False  # a branch without a valid chunk: the task is redone
         return True
 
     def chunk_summary(self, run: str, start: int, end: int) -> dict[str, Any] | None:
-        """The summary of a chunk this machine wrote (its local copy); None otherwise."""
-        return self.local.chunk_summary(run, start, end)
+        """The summary stored inside the chunk on the Hub; None when absent or unreadable."""
+        try:
+            return read_summary(self._download(run, start, end))
+        except (ChunkError, HubError):
+            return None
 
     def read_chunk(self, run: str, start: int, end: int) -> list[dict[str, Any]]:
+        path = self._download(run, start, end)
+        where = self.chunk_path(run, start, end)
+        return read_valid_chunk(path, start, end, name=where, identity=self.local.identity)
+
+    def _download(self, run: str, start: int, end: int) -> str:
         branch = self.branch(run, start, end)
         where = self.chunk_path(run, start, end)
         try:
-            path = self._call(
+            return self._call(
                 f"download {where}",
                 lambda: self.api.hf_hub_download(
                     self.repo_id,
@@ -244,7 +263,6 @@ class HubStore:
             if err.status == 404:
                 raise ChunkError(f"{where}: not found") from None
             raise
-        return read_valid_chunk(path, start, end, name=where)
 
     def write_chunk(
         self, run: str, start: int, end: int, rows: list[dict[str, Any]], summary: dict[str, Any]
@@ -263,7 +281,7 @@ class HubStore:
         )
         name = chunk_name(start, end)
         ops = [
-            CommitOperationAdd(f"{name}.parquet", rows_to_parquet(rows)),
+            CommitOperationAdd(f"{name}.parquet", rows_to_parquet(rows, summary)),
             CommitOperationAdd(f"{name}.json", summary_json(summary)),
         ]
         self._call(
@@ -287,7 +305,7 @@ class HubStore:
         from huggingface_hub import CommitOperationAdd
 
         self.local.write_merged(run, rows, summary)
-        data, info = rows_to_parquet(rows), summary_json(summary)
+        data, info = rows_to_parquet(rows, summary), summary_json(summary)
 
         def push() -> Any:
             head = self.api.list_repo_commits(

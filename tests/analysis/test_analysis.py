@@ -87,11 +87,9 @@ def test_summary_numbers_match_an_independent_computation(toy_results, report) -
     _, text = report
     rows = {(r["approach"], r["temperature"]): r for r in _table(text, "Summary")}
     assert len(rows) == 4  # best_of_n at T=0.8 (2 seeds), T=0.4, hnc; majority
-    base = toy_results / "toy-policy" / "best_of_n"
-    seeds = [
-        _independent(base / f"ttscale_arith--T-0.8--top_p-1--n-4--seed-{s}--agg_strategy-last", 4)
-        for s in (0, 1)
-    ]
+    name = "ttscale_arith--T-0.8--top_p-1.0--n-4--seed-{}--agg_strategy-last"
+    base = toy_results / "toy-policy" / "oracle" / "best_of_n"
+    seeds = [_independent(next(base.glob(f"*/{name.format(s)}")), 4) for s in (0, 1)]
     row = rows[("best_of_n", "T=0.8")]
     assert row["seeds"] == "2" and row["problems"] == "4" and row["N"] == "4"
     for col, key in [("maj@N", "maj@4"), ("weighted@N", "weighted@4"), ("naive@N", "naive@4"),
@@ -100,15 +98,14 @@ def test_summary_numbers_match_an_independent_computation(toy_results, report) -
         assert row[col] == f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}", col
     assert row["tokens/problem"] == f"{np.mean([s['tokens'] for s in seeds]):.0f}"
     maj = rows[("majority", "T=0.8")]
-    ind = _independent(toy_results / "toy-policy" / "majority" / next(
-        p.name for p in (toy_results / "toy-policy" / "majority").iterdir()), 4)  # fmt: skip
+    ind = _independent(next((toy_results / "toy-policy" / "none" / "majority").glob("*/*")), 4)
     assert maj["maj@N"] == f"{100 * ind['maj@4']:.1f}" and maj["weighted@N"] == ""
 
 
 def test_subset_metrics_per_level_and_temperature(toy_results) -> None:
     runs = {r.key: r for r in discover_local(toy_results)}
     assert len(runs) == 5
-    hnc = next(r for k, r in runs.items() if "temps_0.4_0.8" in k)
+    hnc = next(r for k, r in runs.items() if "interleaved_0.4_0.8" in k)
     m = run_metrics(hnc, load_run(hnc))
     folder = hnc.files[0].parent
     for n in (1, 2):  # C(4, n) <= draws: every subset is enumerated, so exact
@@ -167,7 +164,7 @@ def test_corrupt_chunk_is_named(toy_results, tmp_path, capsys) -> None:
 def test_search_and_learn_layout_gives_the_same_metrics(toy_results, tmp_path) -> None:
     """Only search-and-learn's columns, in one run-named file: graded here, same metrics."""
     ours = next(
-        r for r in discover_local(toy_results) if r.key.endswith("seed-1--agg_strategy-last")
+        r for r in discover_local(toy_results) if r.name.base.endswith("seed-1--agg_strategy-last")
     )
     rows = _rows(ours.files[0].parent)
     keep = [c for c in rows[0] if c in ("problem", "answer", "completions", "scores", "pred",
@@ -200,7 +197,7 @@ def test_anchor_rows_without_grader_fail_clearly(toy_results, tmp_path) -> None:
 
 
 def test_prefix_mode_uses_the_first_n_completions(toy_results) -> None:
-    run = next(r for r in discover_local(toy_results) if "temps_0.4_0.8" in r.key)
+    run = next(r for r in discover_local(toy_results) if "interleaved_0.4_0.8" in r.key)
     m = run_metrics(run, load_run(run), mode="prefix")
     rows = _rows(run.files[0].parent)
     for n in (1, 2):

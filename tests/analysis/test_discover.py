@@ -7,7 +7,7 @@ import pytest
 from ttscale.analysis.discover import discover_local, filter_runs, hub_runs
 from ttscale.analysis.stats import bootstrap_ci, level_of_rate
 
-BON = "ttscale_arith--T-0.8--top_p-1--n-4--seed-{s}--agg_strategy-last"
+BON = "ttscale_arith--T-0.8--top_p-1.0--n-4--seed-{s}--agg_strategy-last"
 BEAM = "HuggingFaceH4_MATH-500--T-0.8--top_p-1.0--n-16--seed-0--agg_strategy-last--m-4--iters-40--look-0"
 
 
