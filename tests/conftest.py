@@ -51,3 +51,17 @@ def math500() -> Path:
     if not path.is_file():
         pytest.skip("../shared/datasets/math500.jsonl is absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def real_vocab():
+    """``real_vocab("llama3" | "qwen2" | "llama2")``: a real tokenizer folder (tests/vocab.py)."""
+    from tests.vocab import tokenizer_folder
+
+    def get(which: str) -> Path:
+        try:
+            return tokenizer_folder(which)
+        except (OSError, ImportError) as err:
+            pytest.skip(f"real {which} vocabulary unavailable: {type(err).__name__}: {err}")
+
+    return get
