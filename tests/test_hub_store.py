@@ -289,3 +289,19 @@ def test_hub_storage_needs_a_repo_id_and_accepts_valid_ones():
         validate(compose("storage=hub"))
     for ok in ["me/results", "HuggingFaceH4/MATH-500", "org_1/a.b-c", "results"]:
         assert validate(compose("storage=hub", f"storage.repo_id={ok}"))[0].storage.repo_id == ok
+
+
+def test_a_run_whose_name_agrees_refuses_the_other_runs_branch(tmp_path, api, monkeypatch):
+    """Branches carry the run name alone: the identity inside each pushed chunk decides."""
+    from ttscale.store import IdentityError
+
+    plan, store = _hub_plan(tmp_path, api, monkeypatch, "shard.count=2")
+    write_chunks(store, plan)
+    other, theirs = _hub_plan(tmp_path / "elsewhere", api, monkeypatch, "shard.count=2",
+                              "max_tokens=64")  # fmt: skip
+    assert other.name == plan.name
+    with pytest.raises(IdentityError, match="max_tokens: 256 -> 64"):
+        theirs.has_chunk(plan.name, 0, 3)
+    assert theirs.chunk_summary(plan.name, 0, 3)["identity"]["max_tokens"] == 256  # from the Hub
+    report = merge(other, progress=False)
+    assert not report.ok and len(report.bad) == 2 and "max_tokens" in report.bad[0]

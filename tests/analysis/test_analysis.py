@@ -207,3 +207,22 @@ def test_prefix_mode_uses_the_first_n_completions(toy_results) -> None:
         assert m.overall[f"pass@{n}"] == pytest.approx(
             np.mean([any(r["correct"][:n]) for r in rows])
         )
+
+
+def test_grading_stored_reports_the_rows_own_pred_columns(toy_results, tmp_path, capsys) -> None:
+    out = tmp_path / "stored"
+    args = [str(toy_results), "--grading", "stored", "--output-dir", str(out), "--filter", "seed-1"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Stored predictions (grading: stored)" in printed and "naive@4" in printed
+    run = next(r for r in discover_local(toy_results) if "seed-1" in r.key)
+    # independently: a row's pred_maj@4 against its answer, graded the same way
+    from ttscale.grading import Grader, extract_answer
+
+    rows = _rows(run.files[0].parent)
+    with Grader(num_workers=1) as g:
+        ok = g.grade([r["answer"] for r in rows], [extract_answer(r["pred_maj@4"]) for r in rows])
+    text = (out / "report.md").read_text()
+    (row,) = _table(text, "Stored predictions (grading: stored)")
+    assert row["maj@4"] == f"{100 * sum(ok) / len(rows):.1f}" and row["problems"] == "4"
+    assert "grading: stored" in text

@@ -112,3 +112,23 @@ def test_runs_whose_problems_end_with_different_n_get_full_set_metrics():
         assert r["pass@all"] == float(any(p.correct))
     assert [r["maj@all"] for r in rows] == [1.0, 0.0]
     assert [r["weighted@all"] for r in rows] == [0.0, 0.0]
+
+
+def test_search_and_learns_local_output_is_found(tmp_path) -> None:
+    # sal's save_dataset: {output_dir or data/{model_path}}/{approach}_completions.jsonl
+    _touch(tmp_path / "data" / "meta-llama" / "Llama-3.2-1B-Instruct" / "dvts_completions.jsonl")
+    (run,) = discover_local(tmp_path)
+    assert (run.model, run.approach) == ("meta-llama/Llama-3.2-1B-Instruct", "dvts")
+    assert run.files[0].name == "dvts_completions.jsonl" and run.name.schedule == "unknown"
+
+
+def test_runs_whose_names_agree_but_identities_differ_are_listed_apart(tmp_path) -> None:
+    from tests.chunk_rows import plan_for, write_chunks
+
+    for extra in ("max_tokens=64", "max_tokens=128"):
+        plan = plan_for(tmp_path, "dataset.num_samples=4", extra)
+        write_chunks(plan.store(), plan)
+    runs = discover_local(tmp_path)
+    assert len(runs) == 2 and runs[0].name.base == runs[1].name.base
+    assert runs[0].key != runs[1].key and runs[0].variant != runs[1].variant
+    assert {r.model for r in runs} == {"toy-policy + toy-prm"}

@@ -64,4 +64,4 @@ def test_run_names_keep_the_anchor_grammar_and_tell_non_default_runs_apart():
     # an option search-and-learn leaves out of its names is in the run identity instead
     assert name("approach=beam_search", "approach.filter_duplicates=true").endswith(tail)
     assert name("approach=collective_backtrack").endswith("--agg_strategy-last")
-    assert name("approach=collective_backtrack", "approach.tau=0.7").endswith("--tau-0.7")
+    assert "--n-16--tau-0.7--seed-0--" in name("approach=collective_backtrack", "approach.tau=0.7")

@@ -131,14 +131,16 @@ def test_a_bad_combination_stops_the_sweep_before_any_task_runs(tmp_path, launch
     assert not list(tmp_path.rglob("*.submitit*")) and not list(tmp_path.rglob("*_submitted.pkl"))
 
 
-def test_a_sweep_whose_runs_share_a_name_stops_before_any_task_runs(tmp_path):
-    """The run name leaves the PRM out: prm=toy,oracle would write one folder's chunks twice."""
+def test_a_sweep_whose_runs_share_a_hub_branch_stops_before_any_task_runs(tmp_path):
+    """Hub branches carry the run name alone, which leaves the PRM out: prm=toy,oracle would
+    push two identities to one branch per shard. (Local folders hold the fingerprint.)"""
     cmd = [sys.executable, "run.py", "-m", "prm=toy,oracle", "n=2", "dataset.num_samples=4",
+           "storage=hub", "storage.repo_id=user/runs",
            f"storage.results_dir={tmp_path / 'res'}", f"paths.log_dir={tmp_path / 'logs'}"]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert "error: nothing was launched: 1 problem(s) in the sweep" in done.stderr
-    assert "prm=oracle: writes the same results (" in done.stderr
+    assert "prm=oracle: writes the same results (hf://datasets/user/runs@" in done.stderr
     assert "as prm=toy" in done.stderr and "prm.name: 'math_shepherd' -> 'oracle'" in done.stderr
     assert not (tmp_path / "res").exists()  # no task ran
 
