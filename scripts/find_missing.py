@@ -50,18 +50,21 @@ def slurm_argv(plan: RunPlan, missing: list[tuple[int, int]], *, redacted: bool)
     return ["python", "run.py", "-m", *args]
 
 
-def report(plans: list[RunPlan]) -> dict[str, list[tuple[int, int]]]:
-    """Print each run's state; return the missing ranges of the incomplete ones."""
+def report(plans: list[RunPlan]) -> dict[int, list[tuple[int, int]]]:
+    """Print each run's state; return the missing ranges of the incomplete ones, by plan index.
+
+    (Two runs of one sweep can share a name and differ in identity: plans are keyed by index.)
+    """
     todo = {}
-    for plan in plans:
+    for i, plan in enumerate(plans):
         r = check(plan)
-        print(f"{plan.name}: {r.rows}/{r.expected_rows} rows in {len(r.chunks)} valid chunks")
+        print(f"{plan.label}: {r.rows}/{r.expected_rows} rows in {len(r.chunks)} valid chunks")
         for bad in r.bad:
             print(f"  invalid chunk: {bad}")
         if r.missing:
             print("  missing rows: " + ", ".join(f"[{s}, {e})" for s, e in r.missing))
             print(f"  rerun: {rerun_command(plan, r.missing)}")
-            todo[plan.name] = r.missing
+            todo[i] = r.missing
     return todo
 
 
@@ -76,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         todo = report(plans)
         if not todo or not args.resubmit:
             return 1 if todo else 0
-        for plan in (p for p in plans if p.name in todo):
-            missing = todo[plan.name]
+        for i, missing in todo.items():
+            plan = plans[i]
             if args.dry_run and args.launcher == "slurm":
                 print(shlex.join(slurm_argv(plan, missing, redacted=True)))
             elif args.dry_run:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ttscale.config import ROOT, RunConfig, ShardConfig, validate
 from ttscale.data import shard_range
-from ttscale.identity import differences, fingerprint, identity
+from ttscale.identity import differences, fingerprint, identity, run_prefix
 from ttscale.naming import chunk_name, run_name
 from ttscale.redact import public_config
 from ttscale.store import ChunkError, Store, build_store
@@ -42,6 +42,11 @@ class RunPlan:
     def store(self) -> Store:
         """The run's store, bound to its identity: other runs' chunks are refused."""
         return build_store(self.cfg, self.options)
+
+    @property
+    def label(self) -> str:
+        """``{model}/{prm}/{approach}/{fingerprint}/{run name}``: unique within a sweep."""
+        return f"{run_prefix(self.cfg, self.options)}/{self.name}"
 
     @property
     def rows(self) -> Range:
@@ -407,7 +412,7 @@ def format_reports(reports: Sequence[tuple[RunPlan, MergeReport]]) -> str:
         cnt = f"{r.rows}/{r.expected_rows}"
         lines.append(f"{plan.name:<{width}} {cnt:>11} {len(r.chunks):>7}  {status}")
     for plan, r in reports:
-        lines.append(f"\n{plan.name}: {r.path if r.ok else 'not merged'}")
+        lines.append(f"\n{plan.label}: {r.path if r.ok else 'not merged'}")
         lines += [f"  invalid chunk: {b}" for b in r.bad]
         if r.missing:
             ranges = ", ".join(f"[{s}, {e})" for s, e in r.missing)

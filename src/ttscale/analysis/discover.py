@@ -129,34 +129,23 @@ def _sal_output(path: Path, root: Path) -> RunName | None:
 
 
 def _identity_of(files: list[Path]) -> tuple[dict | None, str | None]:
-    """The summary and fingerprint the files share; a mix is a ValueError naming them."""
+    """The summary and fingerprint that a run's files share; a mix is a ValueError naming them."""
     from ttscale.identity import differences
     from ttscale.store import read_summary
 
-    summaries = {f: read_summary(f) if f.suffix == ".parquet" else None for f in files}
-    prints = {f: (s or {}).get("fingerprint") for f, s in summaries.items()}
-    if len(set(prints.values())) > 1:
-        by = {}
-        for f, fp in prints.items():
-            by.setdefault(fp, []).append(f.name)
-        first, *others = list(by)
-        old, new = summaries[next(f for f in files if prints[f] == first)], None
-        for f in files:
-            if prints[f] != first:
-                new = summaries[f]
-                break
-        diff = "; ".join(
-            differences((old or {}).get("identity"), (new or {}).get("identity") or {})
+    summaries = [read_summary(f) if f.suffix == ".parquet" else None for f in files]
+    prints = [(s or {}).get("fingerprint") for s in summaries]
+    odd = next((i for i, fp in enumerate(prints) if fp != prints[0]), None)
+    if odd is not None:
+        diff = differences(
+            (summaries[0] or {}).get("identity"), (summaries[odd] or {}).get("identity") or {}
         )
-        listing = "; ".join(
-            f"{fp or 'no identity'}: {', '.join(names)}" for fp, names in by.items()
-        )
+        listing = "; ".join(f"{f.name}: {fp or 'no identity'}" for f, fp in zip(files, prints))
         raise ValueError(
-            f"{files[0].parent}: its files come from runs with other settings ({diff}); "
-            f"files by fingerprint: {listing}. Move them apart before analysing"
+            f"{files[0].parent}: its files come from runs with other settings "
+            f"({'; '.join(diff)}); files by fingerprint: {listing}. Move them apart first"
         )
-    summary = next(iter(summaries.values()), None)
-    return summary, prints[files[0]] if files else None
+    return summaries[0], prints[0]
 
 
 def _add(

@@ -311,16 +311,16 @@ class StepOptions(Options):
             ]
         return []
 
-    def changed_part(self, skip: Iterable[str] = ()) -> str:
+    def changed_part(self) -> str:
         """``--key-value`` for every option that differs from its default, in field order.
 
-        Runs that differ in any option must not share a name (a chunk would be skipped as
-        already done), while default runs keep the anchors' names.
+        For approaches the anchors do not have (backtracking): a readable name. The run
+        identity, not the name, is what keeps runs with other options apart.
         """
         parts = []
         for key, info in type(self).model_fields.items():
             value = getattr(self, key)
-            if key in skip or key == "needs_prm" or value == info.default:
+            if key == "needs_prm" or value == info.default:
                 continue
             text = f"{value:g}" if isinstance(value, float) else str(value).lower()
             parts.append(f"--{key}-{text}")
