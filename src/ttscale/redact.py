@@ -1,13 +1,22 @@
 """Keep secrets (API keys, Hub tokens) out of everything a run writes or prints.
 
-Two layers:
+Three layers:
 
+- at the door: a secret given on the command line (``model.api_key=...``, or a URL with a
+  password) is moved into an environment variable before Hydra sees it, and the override
+  becomes ``${oc.env:TTSCALE_SECRET_...}`` (:func:`secrets_to_env`). Configs, Hydra's files,
+  sweep files and submitit's pickles then hold only that reference; a task inherits the
+  environment and resolves it when it validates its config;
 - by key: a config value under a secret-looking key (``model.api_key``, ``hf_token``, ...)
-  becomes ``***`` in config dumps, wandb and the JSON summary;
+  becomes ``***`` in config dumps, wandb and the JSON summary, and so does the password of a
+  URL (``http://user:***@host``);
 - by value: the secret strings themselves, collected from the config, the command line and
   the environment (``OPENAI_API_KEY``, ``HF_TOKEN``, ...), are scrubbed from free text:
   Hydra's saved overrides, log records, error messages and ``sys.argv`` (which wandb
   records as the run's command line).
+
+Nothing here keeps a secret value in an object that could be pickled (a Hydra callback is
+pickled into every submitit job).
 
 :class:`RedactedHydraOutput` is the Hydra callback (``conf/config.yaml``) that writes the
 ``.hydra/`` folder redacted instead of Hydra, so the key never lands on disk.
@@ -58,10 +67,20 @@ def is_secret_key(key: str) -> bool:
     return "api_key" in name or is_token or bool(words & _SECRET_WORDS)
 
 
+# scheme://user:PASSWORD@host: the password is a secret wherever the URL appears
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)([^@/\s]+)@")
+
+
+def url_passwords(text: str) -> list[str]:
+    """The passwords of the URLs in ``text`` (``http://u:pw@h`` -> ``["pw"]``)."""
+    return [m.group(2) for m in _URL_PASSWORD.finditer(text)]
+
+
 def redact(obj: Any, key: str = "") -> Any:
     """A copy of nested dicts/lists with secret values (by key) replaced by ``***``.
 
-    Strings of the form ``key=value`` (Hydra overrides) are redacted by their key.
+    Strings of the form ``key=value`` (Hydra overrides) are redacted by their key, and the
+    password of any URL (``http://user:pw@host``) by its place.
     """
     if isinstance(obj, Mapping):
         return {k: redact(v, f"{key}.{k}" if key else str(k)) for k, v in obj.items()}
@@ -73,6 +92,8 @@ def redact(obj: Any, key: str = "") -> Any:
         name, _, value = obj.partition("=")
         if value and is_secret_key(name):
             return f"{name}={MASK}"
+    if isinstance(obj, str):
+        return _URL_PASSWORD.sub(rf"\1{MASK}@", obj)
     return obj
 
 
@@ -97,17 +118,21 @@ def secret_values(
         elif isinstance(obj, (list, tuple)):
             for v in obj:
                 walk(v, key)
-        elif isinstance(obj, str) and is_secret_key(key):
-            found.add(obj)
+        elif isinstance(obj, str):
+            if is_secret_key(key):
+                found.add(obj)
+            found.update(url_passwords(obj))
 
     walk(data, "")
     for item in overrides:
         name, _, value = str(item).partition("=")
         if is_secret_key(name):
             found.add(value.strip("'\""))
+        found.update(url_passwords(str(item)))
     for name, value in (os.environ if env is None else env).items():
         if is_secret_key(name):
             found.add(value)
+        found.update(url_passwords(value))
     return {v for v in found if len(v) >= MIN_SECRET_LEN and not v.startswith("${")}
 
 
@@ -170,11 +195,39 @@ def protect_output(values: set[str]) -> None:
             handler.addFilter(ScrubFilter(values))
 
 
+ENV_PREFIX = "TTSCALE_SECRET_"
+
+
+def secrets_to_env(argv: list[str], env: Any = None) -> list[str]:
+    """Move each secret of the command line into the environment; return the new argv.
+
+    ``model.api_key=sk-...`` (a secret key) and ``model.base_url=http://u:pw@h`` (a URL with
+    a password) become ``model.api_key=${oc.env:TTSCALE_SECRET_MODEL_API_KEY}`` with the
+    value in that variable. Hydra, its saved files and every pickled sweep job then see
+    only the reference; the task resolves it from the environment it inherits (Slurm
+    exports the submitting environment by default; submitit_local's processes inherit it).
+    """
+    env = os.environ if env is None else env
+    out = []
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        key = name.lstrip("+~")
+        plain = value.strip("'\"")
+        secret = sep and not arg.startswith("-") and "${" not in value
+        if secret and (is_secret_key(key) or url_passwords(plain)) and plain:
+            var = ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", key).upper()
+            env[var] = plain
+            arg = f"{name}=${{oc.env:{var}}}"
+        out.append(arg)
+    return out
+
+
 def protect_cli() -> set[str]:
-    """For run.py, before Hydra starts: scrub the secrets given on the command line or in
-    the environment from all output. Hydra's own errors echo the overrides verbatim
-    (``Error executing job with overrides: [...]``, ``use +model.api_key=...``)."""
+    """For run.py, before Hydra starts: move command-line secrets into the environment
+    (:func:`secrets_to_env`) and scrub every secret from all output. Hydra's own errors echo
+    the overrides verbatim (``Error executing job with overrides: [...]``)."""
     values = secret_values(overrides=sys.argv[1:])
+    sys.argv[1:] = secrets_to_env(sys.argv[1:])
     protect_output(values)
     return values
 
@@ -210,17 +263,27 @@ class RedactedHydraOutput(Callback):
             _write(out / name, scrub(text, values))
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        """The launcher saves ``multirun.yaml`` with the overrides verbatim, after this hook;
-        it is rewritten redacted when the sweep ends, and at exit if the sweep fails."""
-        values = secret_values(overrides=_overrides(config))
-        if values:
-            self._multirun = (Path(str(config.hydra.sweep.dir)) / "multirun.yaml", values)
-            atexit.register(self.on_multirun_end, config)
+        """The sweeper saves ``multirun.yaml`` with the overrides verbatim, after this hook;
+        ttscale's launchers rewrite it redacted before any task starts
+        (:func:`redact_multirun_yaml`), and it is rewritten at the end and at exit too.
+        Only the path is kept here: this callback is pickled into every submitit job."""
+        self._multirun = str(Path(str(config.hydra.sweep.dir)) / "multirun.yaml")
+        atexit.register(self.on_multirun_end, config)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        path, values = getattr(self, "_multirun", (None, None))
-        if path is not None and path.is_file():
-            _write(path, scrub(path.read_text(encoding="utf-8"), values))
+        path = getattr(self, "_multirun", None)
+        if path is not None:
+            redact_multirun_yaml(Path(path), _overrides(config))
+
+
+def redact_multirun_yaml(path: Path, overrides: Iterable[str] = ()) -> None:
+    """Rewrite a sweep's ``multirun.yaml`` with every secret (key, URL password) as ``***``."""
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    clean = _URL_PASSWORD.sub(rf"\1{MASK}@", scrub(text, secret_values(overrides=overrides)))
+    if clean != text:
+        _write(path, clean)
 
 
 def _overrides(config: Any) -> list[str]:

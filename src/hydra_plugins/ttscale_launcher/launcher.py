@@ -16,6 +16,7 @@ No ``from __future__ import annotations`` here: Hydra's plugin scan executes thi
 outside ``sys.modules``, where dataclasses cannot resolve string annotations.
 """
 
+import contextlib
 import logging
 import sys
 import time
@@ -68,9 +69,16 @@ ConfigStore.instance().store(group="hydra/launcher", name="submitit_local", node
 
 
 def _task_configs(launcher: Any, job_overrides: Sequence[Sequence[str]]) -> list[Any]:
-    """Every task's composed config; exit 2 before any task runs if one has bad input."""
-    from ttscale.launch import sweep_errors
+    """Every task's composed config; exit 2 before any task runs if one has bad input.
 
+    First, the sweeper's ``multirun.yaml`` (written with the overrides verbatim) is rewritten
+    redacted: a sweep killed from now on leaves no secret in it.
+    """
+    from ttscale.launch import sweep_errors
+    from ttscale.redact import redact_multirun_yaml
+
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    redact_multirun_yaml(sweep_dir / "multirun.yaml", [o for ov in job_overrides for o in ov])
     cfgs = [
         launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(o))
         for o in job_overrides
@@ -138,6 +146,7 @@ class _MergeMixin(BaseSubmititLauncher):
 
         params = dict(self.params)
         init = {"folder": params.pop("submitit_folder")}
+        _private_folder(str(init["folder"]))
         if "max_num_timeout" in params:
             init[f"{self._EXECUTOR}_max_num_timeout"] = params.pop("max_num_timeout")
         executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init)
@@ -159,11 +168,41 @@ class _MergeMixin(BaseSubmititLauncher):
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
             args.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
                          Singleton.get_state()))  # fmt: skip
-        jobs = self._executor().map_array(self, *zip(*args))
+        with _submission("the sweep"):
+            jobs = self._executor().map_array(self, *zip(*args))
         return self._after_submit(jobs, cfgs, job_overrides)
 
     def _after_submit(self, jobs: list, cfgs: list, overrides: Sequence) -> list[JobReturn]:
         raise NotImplementedError
+
+
+@contextlib.contextmanager
+def _submission(what: str) -> Any:
+    """Turn a refused ``sbatch`` into one line and exit 2 (a bad partition, account, ...)."""
+    from submitit.core.utils import FailedJobError
+
+    try:
+        yield
+    except FailedJobError as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        why = next(
+            (ln for ln in reversed(lines) if "error" in ln.lower()), lines[-1] if lines else ""
+        )
+        print(f"error: sbatch refused {what}: {why}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _private_folder(template: str) -> None:
+    """Make submitit's job folder (up to its first ``%j``-style part) private: 0700.
+
+    Its pickles hold each task's config and result. Secrets never enter them (run.py moves
+    command-line secrets into the environment first), but configs are nobody else's
+    business on a shared cluster either.
+    """
+    parts = Path(template).parts
+    fixed = Path(*parts[: next((i for i, p in enumerate(parts) if "%" in p), len(parts))])
+    fixed.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fixed.chmod(0o700)
 
 
 def _returns(jobs: list, job_overrides: Sequence[Sequence[str]]) -> list[JobReturn]:
@@ -211,7 +250,8 @@ class SlurmMergeLauncher(_MergeMixin, SlurmLauncher):
                 slurm_dependency=f"afterany:{array_id}",
                 **{k: v for k, v in shared.items() if v},
             )
-            merge_job = executor.submit(run_merge, cfgs)
+            with _submission(f"the merge job of array {array_id}"):
+                merge_job = executor.submit(run_merge, cfgs)
             print(f"submitted merge job {merge_job.job_id} (afterany:{array_id})", flush=True)
         if not self.options.wait:
             print(_how_to_follow(array_id, merge_job, Path(jobs[0].paths.folder)), flush=True)
