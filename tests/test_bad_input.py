@@ -149,7 +149,32 @@ CONFIG_CASES = {
         ["storage=hub", "storage.repo_id=me//results--v1"],
         "storage.repo_id: must be a Hub repo id",
     ),
+    # values that used to fail late or pass silently
+    "negative seed": (["seed=-5"], "seed: Input should be greater than or equal to 0"),
+    "seed past 64 bits": (["seed=18446744073709551616"], "seed: Input should be less than"),
+    "huge n": (["n=100000000"], "n: 100000000 is past 16384 completions per problem"),
+    "huge max_tokens": (["max_tokens=100000000"], "max_tokens: 100000000 is past 262144"),
+    "absurd temperature": (["temperature=1e300"], "temperature: 1e+300 is past 4"),
+    "absurd schedule temperature": (
+        ["temps=hnc", "temperature_schedule.temperatures=[0.4,9.0]"],
+        "temperature: 9 is past 4",
+    ),
+    "num_samples cuts start..end": (
+        ["dataset.start=0", "dataset.end=10", "dataset.num_samples=4"],
+        "dataset.num_samples=4 would cut dataset.start..end (10 rows) to 4",
+    ),
+    "model name too long for a folder": (
+        ["model.name=" + "m" * 5000],
+        "model.name: String should have at most 128 characters",
+    ),
 }
+
+
+def test_force_limits_accepts_past_the_sane_bounds():
+    from ttscale.config import validate
+
+    run, _, _ = validate(compose("n=20000", "force_limits=true", "temperature=4.5"))
+    assert run.n == 20000 and run.temperature == 4.5
 
 
 @pytest.mark.parametrize("overrides,expected", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
@@ -172,7 +197,8 @@ def test_model_path_that_is_a_file(make_cfg, tmp_path):
 def test_prm_folder_without_a_tokenizer(make_cfg, tmp_path):
     (tmp_path / "prm").mkdir()
     (tmp_path / "prm" / "config.json").write_text('{"model_type": "llama"}')
-    assert f"prm.path: '{tmp_path / 'prm'}': " in rejected(make_cfg, f"prm.path={tmp_path / 'prm'}")
+    msg = rejected(make_cfg, f"prm.path={tmp_path / 'prm'}")
+    assert f"prm.path: cannot load '{tmp_path / 'prm'}': " in msg
 
 
 def test_offline_hub_id_not_in_the_cache(make_cfg, monkeypatch):
@@ -288,7 +314,27 @@ DATASET_CASES = {
         [row(0), row(1, problem="  ")],
         "row 1 (line 2): field 'problem' must be a non-empty",
     ),
+    "dict id": (
+        [row(0), row(1, unique_id={"a": 1})],
+        "row 1 (line 2): field 'unique_id' must be a string or an integer, got dict",
+    ),
+    "a prompt longer than the model's context": (
+        [row(0), row(1, problem="1+" * 400 + "1")],  # the toy policy's context is 512
+        "row 1 (id u1): its prompt is",
+    ),
 }
+
+
+def test_a_jsonl_with_a_utf8_bom_is_read(make_cfg, tmp_path):
+    from ttscale.pipeline import select_problems
+
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes("\ufeff".encode() + (row(0) + "\n" + row(1) + "\n").encode())
+    cfg = make_cfg("dataset=math500", "dataset.source=file", f"dataset.path={path}")
+    from ttscale.config import validate
+
+    problems, _, _ = select_problems(validate(cfg)[0])
+    assert [p.unique_id for p in problems] == ["u0", "u1"]
 
 
 @pytest.mark.parametrize("lines,expected", DATASET_CASES.values(), ids=DATASET_CASES.keys())
@@ -371,12 +417,18 @@ def cli_cases(tmp_path):
         "missing model": (["model.path=/nonexistent/policy"], "model.path: no such model folder"),
         "unwritable results": ([f"storage.results_dir={blocker}/r"], "storage.results_dir"),
         "broken interpolation": (["n=${oops}"], "n: Interpolation key 'oops' not found"),
+        "unwritable log folder": (
+            [f"hydra.run.dir={blocker}/logs"],
+            "hydra.run.dir (paths.log_dir): cannot create",
+        ),
     }
 
 
 @pytest.mark.parametrize(
-    "kind", ["malformed dataset", "missing model", "unwritable results", "broken interpolation"]
-)
+    "kind",
+    ["malformed dataset", "missing model", "unwritable results", "broken interpolation",
+     "unwritable log folder"],
+)  # fmt: skip
 def test_cli_exits_2_without_a_traceback(tmp_path, kind):
     overrides, expected = cli_cases(tmp_path)[kind]
     proc = subprocess.run(

@@ -126,3 +126,18 @@ def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path):
     path = tmp_path / "a.json"
     atomic_write_bytes(path, b"{}")
     assert path.stat().st_mode & 0o777 == 0o666 & ~old
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from ttscale.store import StorageError, atomic_write_bytes
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StorageError, match=r"cannot write .*chunk-0_1.parquet: No space left"):
+        atomic_write_bytes(tmp_path / "r" / "chunk-0_1.parquet", b"x" * 100)
+    assert list((tmp_path / "r").iterdir()) == []  # no temp file, no chunk

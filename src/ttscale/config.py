@@ -32,12 +32,41 @@ class ConfigError(ValueError):
     """An invalid config; the message names each offending key."""
 
 
+# Sane bounds: past them a typo is likelier than intent (n=100000000 would hold that many
+# completions per problem in memory). force_limits=true accepts them.
+MAX_N = 16384
+MAX_TOKENS = 262144
+MAX_TEMPERATURE = 4.0
+MAX_SEED = 2**63  # seeds feed numpy's and torch's generators, which take 64-bit values
+
+
+def limit_problems(run: RunConfig, temperatures: Sequence[float]) -> list[str]:
+    """The sane bounds a run exceeds, each naming its key and why (empty with force_limits)."""
+    if run.force_limits:
+        return []
+    why = "set force_limits=true if you mean it"
+    out = []
+    if run.n > MAX_N:
+        out.append(f"n: {run.n} is past {MAX_N} completions per problem, all held in memory; {why}")
+    if run.max_tokens > MAX_TOKENS:
+        out.append(
+            f"max_tokens: {run.max_tokens} is past {MAX_TOKENS} tokens, longer than any model's context; {why}"
+        )
+    hot = sorted({t for t in temperatures if t > MAX_TEMPERATURE})
+    if hot:
+        out.append(
+            f"temperature: {', '.join(f'{t:g}' for t in hot)} is past {MAX_TEMPERATURE:g}, "
+            f"where sampling is close to uniform noise; {why}"
+        )
+    return out
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelConfig(_Strict):
-    name: str
+    name: str = Field(min_length=1, max_length=128)  # a folder name in every results path
     path: str
     backend: Literal["hf", "vllm", "openai"] = "hf"
     device: str = "auto"
@@ -63,6 +92,7 @@ class ModelConfig(_Strict):
     timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0)
     retry_backoff: float = Field(0.5, ge=0)
+    fail_after: float = Field(300.0, gt=0)  # seconds a server may keep failing, all requests
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -120,6 +150,14 @@ class DatasetConfig(_Strict):
     def _range(self) -> DatasetConfig:
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError(f"dataset.end ({self.end}) must be > dataset.start ({self.start})")
+        if self.end is not None and self.num_samples is not None:
+            rows = self.end - (self.start or 0)
+            if self.num_samples < rows:
+                raise ValueError(
+                    f"dataset.num_samples={self.num_samples} would cut dataset.start..end "
+                    f"({rows} rows) to {self.num_samples}: give one of them "
+                    "(dataset.num_samples=null to run start..end)"
+                )
         if self.source in ("file", "hub") and not self.path:
             raise ValueError(f"dataset.path is required when dataset.source={self.source}")
         return self
@@ -220,8 +258,9 @@ class RunConfig(_Strict):
     temperature: float
     top_p: float
     max_tokens: int = Field(..., ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=MAX_SEED)
     agg_strategy: str = "last"
+    force_limits: bool = False  # accept n, max_tokens, temperatures past the sane bounds
     progress: bool = True
     overwrite: bool = False
     threads: int | None = Field(None, ge=1)
@@ -269,6 +308,7 @@ def validate(cfg: Any) -> tuple[RunConfig, Any, Any]:
     approach = _options(APPROACHES, "approach", run.approach.model_dump())
     schedule = _options(SCHEDULES, "temperature_schedule", run.temperature_schedule.model_dump())
     problems = [*approach.check(run), *schedule.check(run), *_backend_problems(run, approach)]
+    problems += limit_problems(run, [run.temperature, *schedule.all_temperatures()])
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return run, approach, schedule

@@ -56,7 +56,7 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
         rows = _read_parquet(path)
     elif path.suffix in (".jsonl", ".json"):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is fine
         except UnicodeDecodeError as err:
             raise DatasetError(
                 f"dataset.path: {path} is not UTF-8 text (byte {err.start})"
@@ -139,7 +139,14 @@ def to_problems(
         if error:
             errors.append(f"{where} {_row_name(rows, [i])}: {error}")
             continue
-        uid = str(row[id_key]) if id_key and row.get(id_key) is not None else f"row-{i}"
+        raw_id = row.get(id_key) if id_key else None
+        if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
+            errors.append(
+                f"{where} {_row_name(rows, [i])}: field {id_key!r} must be a string or an "
+                f"integer, got {type(raw_id).__name__}"
+            )
+            continue
+        uid = str(raw_id) if raw_id is not None else f"row-{i}"
         rows_of.setdefault(uid, []).append(i)
         level = row.get("level")
         # Every other source column travels into the output rows (MATH-500's solution and

@@ -28,6 +28,7 @@ IGNORED = (
     "threads",
     "overwrite",
     "checkpoint_every",
+    "force_limits",
     "shard",
     "storage",
     "tracking",

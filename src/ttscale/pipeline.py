@@ -56,7 +56,7 @@ def main(cfg: Any) -> dict[str, Any]:
     ident = identity(run, options)
     store = build_store(run, options)  # storage=local (default) or hub
     store.check_writable()
-    preflight(run, options)  # model folders, PRM tokens: still before any model loads
+    preflight(run, options, problems)  # model folders, prompts, PRM tokens: before any weights
     path = store.chunk_path(name, start, end)
     summary: dict[str, Any] = {
         "run": name,

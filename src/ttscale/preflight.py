@@ -13,11 +13,13 @@ from typing import Any
 
 from ttscale.config import ConfigError
 from ttscale.data import DatasetError
+from ttscale.store import StorageError
 
 # What run.py reports as "error: ..." with exit code 2 and no traceback: the user's input.
 BAD_INPUT: tuple[type[Exception], ...] = (
     ConfigError,
     DatasetError,
+    StorageError,
     FileNotFoundError,
     PermissionError,
 )
@@ -67,10 +69,50 @@ def check_prm_tokens(prm: Any) -> None:
         raise ConfigError(f"invalid config:\n  {msg}") from None
 
 
-def preflight(run: Any, options: Any) -> None:
-    """Every check of this module that ``run`` needs; raises :class:`ConfigError`."""
+def check_prompt_lengths(run: Any, problems: Any) -> None:
+    """Every prompt fits the model's context (``max_position_embeddings`` in its local
+    ``config.json``), checked with its tokenizer before any weights load. Skipped where the
+    tokenizer or the context length cannot be had without the network."""
+    import json
+
+    from ttscale.loading import loading
+    from ttscale.prompts import build_prompt
+
+    folder = Path(run.model.path).expanduser()
+    try:
+        context = json.loads((folder / "config.json").read_text())["max_position_embeddings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    from transformers import AutoTokenizer
+
+    with loading("model.path", str(folder)):
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(folder), trust_remote_code=run.model.trust_remote_code
+        )
+    d = run.dataset
+    where = f"dataset.path={d.path}" if d.source == "file" else f"dataset {d.name}"
+    for p in problems:
+        text = build_prompt(
+            tokenizer, p.problem, run.model.system_prompt, run.model.chat_template_kwargs
+        )
+        size = len(tokenizer(text, add_special_tokens=False).input_ids)
+        if size >= context:
+            raise DatasetError(
+                f"{where} row {p.index} (id {p.unique_id}): its prompt is {size} tokens, but "
+                f"the model's context is {context} (max_position_embeddings in "
+                f"{folder / 'config.json'})"
+            )
+
+
+def preflight(run: Any, options: Any, problems: Any = ()) -> None:
+    """Every check of this module that ``run`` needs; raises :class:`ConfigError`.
+
+    ``problems``: the shard's rows, for the prompt-length check (none: skipped).
+    """
     if run.model.backend in ("hf", "vllm"):
         check_model_path("model.path", run.model.path)
+        if problems:
+            check_prompt_lengths(run, problems)
     if getattr(options, "needs_prm", False) and run.prm.name not in ("none", "oracle"):
         check_model_path("prm.path", run.prm.path)
         check_prm_tokens(run.prm)

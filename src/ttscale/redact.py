@@ -242,6 +242,10 @@ class RedactedHydraOutput(Callback):
     def __init__(self, subdir: str = ".hydra") -> None:
         self.subdir = subdir
 
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        """Before Hydra creates its output folder: a read-only or missing mount is one line."""
+        creatable(str(config.hydra.run.dir), "hydra.run.dir (paths.log_dir)")
+
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
@@ -267,6 +271,7 @@ class RedactedHydraOutput(Callback):
         ttscale's launchers rewrite it redacted before any task starts
         (:func:`redact_multirun_yaml`), and it is rewritten at the end and at exit too.
         Only the path is kept here: this callback is pickled into every submitit job."""
+        creatable(str(config.hydra.sweep.dir), "hydra.sweep.dir (paths.log_dir)")
         self._multirun = str(Path(str(config.hydra.sweep.dir)) / "multirun.yaml")
         atexit.register(self.on_multirun_end, config)
 
@@ -274,6 +279,15 @@ class RedactedHydraOutput(Callback):
         path = getattr(self, "_multirun", None)
         if path is not None:
             redact_multirun_yaml(Path(path), _overrides(config))
+
+
+def creatable(folder: str, key: str) -> None:
+    """Create ``folder`` or exit 2 with one line naming ``key`` (Hydra would print a traceback)."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"error: {key}: cannot create {folder!r}: {err.strerror or err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def redact_multirun_yaml(path: Path, overrides: Iterable[str] = ()) -> None:

@@ -40,6 +40,10 @@ class ChunkError(ValueError):
     """A chunk that exists but does not validate; the message names it."""
 
 
+class StorageError(RuntimeError):
+    """A results file that cannot be written (disk full, read-only, quota): one line."""
+
+
 class IdentityError(ChunkError):
     """A valid chunk of another run (another fingerprint); the message names the keys."""
 
@@ -93,8 +97,11 @@ _UMASK = _read_umask()
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise StorageError(f"cannot write {path}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -103,8 +110,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         # mkstemp makes the file 0600; results on a shared cluster should follow the umask.
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        Path(tmp).unlink(missing_ok=True)  # nothing half-written stays behind
+        if isinstance(err, OSError):  # disk full, quota, read-only: the user's to fix
+            raise StorageError(f"cannot write {path}: {err.strerror or err}") from None
         raise
 
 

@@ -52,6 +52,14 @@ class Schedule(BaseModel):
         """The temperature part of a run name (REFERENCE naming grammar)."""
         raise NotImplementedError
 
+    def all_temperatures(self) -> list[float]:
+        """Every temperature the schedule can sample at (for the sane-bound check)."""
+        out = []
+        for key in ("temperature", "low", "high", "temperatures"):
+            value = getattr(self, key, None)
+            out += value if isinstance(value, list) else [value] if value is not None else []
+        return [float(t) for t in out if not isinstance(t, str)]
+
 
 def _register(name: str) -> Callable[[type[Schedule]], type[Schedule]]:
     def deco(cls: type[Schedule]) -> type[Schedule]:
@@ -257,6 +265,9 @@ class Grid(Schedule):
     def values(self) -> list[float]:
         t = self.temperatures
         return parse_grid(t) if isinstance(t, str) else list(t)
+
+    def all_temperatures(self) -> list[float]:
+        return self.values
 
     def slots(self, n: int) -> list[float]:
         values = self.values

@@ -378,3 +378,35 @@ def test_run_py_exits_3_with_one_clear_line_for_a_dead_server(server, tmp_path):
     assert proc.returncode == 3, proc.stderr
     assert "error: " in proc.stderr and "HTTP 503" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_server_that_keeps_failing_is_given_up_after_fail_after_seconds(server):
+    # every request hangs; without the budget 6 requests x 50 attempts x 1 s would be minutes
+    for k in "abcdef":
+        server.scripts[k] = [{"hang": True}] * 60
+    gen = make(server, timeout=1.0, max_retries=50, concurrency=2, fail_after=1.5)
+    with pytest.raises(ServerError, match=r"failed for 1.5 s \(model.fail_after\): stopping"):
+        gen.generate(list("abcdef"), [SamplingParams()] * 6)
+    assert len(server.requests) < 20  # stopped long before the retries ran out
+
+
+def test_a_good_reply_restarts_the_failure_clock(server):
+    server.scripts["a"] = [{"status": 500}, {"status": 500}, {"text": "ok"}]
+    gen = make(server, max_retries=5, fail_after=30)
+    assert gen.generate(["a"], [SamplingParams()])[0][0].text == "ok"
+    assert gen._failing_since is None
+
+
+def test_impossible_usage_counts_are_recounted_with_the_tokenizer(server, caplog):
+    class CharTokenizer:
+        def __call__(self, text, add_special_tokens=False):
+            return type("Enc", (), {"input_ids": list(text)})
+
+    server.scripts["a"] = [
+        {"text": "", "finish_reason": "stop", "usage": {"completion_tokens": 999999}},
+        {"text": "abc", "finish_reason": "length", "usage": {"completion_tokens": 3}},
+    ]
+    gen = make(server, tokenizer=CharTokenizer(), concurrency=1)
+    out = gen.generate(["a"], [SamplingParams(n=2, max_tokens=8)])[0]
+    assert [c.num_tokens for c in out] == [1, 3]  # the EOS alone; a plausible count kept
+    assert "claims 999999 completion tokens" in caplog.text

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from transformers.cache_utils import DynamicLayer
 
+from ttscale.loading import loading
 from ttscale.types import Completion, SamplingParams, derive_seed
 
 # transformers 5.x's own LlamaForCausalLM passes the deprecated name to its inner model.
@@ -70,12 +71,14 @@ class HFGenerator:
         if dtype == "auto":
             dtype = "float32" if device == "cpu" else "bfloat16"
         self.device = torch.device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(
-            model_path, trust_remote_code=trust_remote_code
-        )
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model_path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
-        ).to(self.device)
+        with loading("model.path", model_path):
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                model_path, trust_remote_code=trust_remote_code
+            )
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model_path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
+            )
+        self.model.to(self.device)
         self.model.eval()
         self.batch_size = batch_size
         self.kv_cache = kv_cache

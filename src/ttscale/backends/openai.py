@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,9 @@ class OpenAIGenerator:
         timeout: seconds one attempt may take, reply included.
         max_retries: further attempts after a retryable failure.
         backoff: first retry delay in seconds; doubled each retry, with full jitter.
+        fail_after: wall-clock seconds the server may keep failing, counted across all
+            requests from the first failure since the last good reply; then the call stops
+            with a :class:`ServerError` and the requests in flight are cancelled.
         extra_body: server-specific request fields (e.g. vLLM's ``add_special_tokens``).
         seed: seeds requests that carry no seed of their own.
         progress: a progress bar over requests.
@@ -114,6 +118,7 @@ class OpenAIGenerator:
         timeout: float = 120.0,
         max_retries: int = 4,
         backoff: float = 0.5,
+        fail_after: float = 300.0,
         extra_body: dict[str, Any] | None = None,
         seed: int = 0,
         progress: bool = True,
@@ -129,6 +134,8 @@ class OpenAIGenerator:
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
+        self.fail_after = fail_after
+        self._failing_since: float | None = None  # monotonic time of the first failure
         self.extra_body = dict(extra_body or {})
         self.progress = progress
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
@@ -171,6 +178,7 @@ class OpenAIGenerator:
                 timeout=model.timeout,
                 max_retries=model.max_retries,
                 backoff=model.retry_backoff,
+                fail_after=model.fail_after,
                 extra_body=model.extra_body,
                 seed=seed,
                 progress=progress,
@@ -270,28 +278,55 @@ class OpenAIGenerator:
         problem, wait = "", 0.0
         for attempt in range(self.max_retries + 1):
             if attempt:
-                await asyncio.sleep(wait or self._delay(attempt))
+                self._check_budget(r, problem, attempt)
+                await asyncio.sleep(min(wait or self._delay(attempt), self._budget_left()))
+                self._check_budget(r, problem, attempt)
             wait = 0.0
             async with sem:
+                limit = min(self.timeout, max(self._budget_left(), 0.01))
                 try:
-                    resp = await asyncio.wait_for(client.post(self.path, json=r.body), self.timeout)
+                    resp = await asyncio.wait_for(client.post(self.path, json=r.body), limit)
                 except (asyncio.TimeoutError, httpx.TimeoutException):
-                    problem = f"no reply within {self.timeout:g} s (model.timeout)"
+                    problem = f"no reply within {limit:g} s (model.timeout)"
+                    self._failed()
                     continue
                 except httpx.TransportError as err:
                     problem = f"request failed: {type(err).__name__}: {err}"
+                    self._failed()
                     continue
             if resp.status_code >= 400:
                 problem = f"HTTP {resp.status_code}: {excerpt(resp.text)}"
                 if resp.status_code not in (408, 429) and resp.status_code < 500:
                     raise self._error(r, problem, attempt + 1)
                 wait = retry_after(resp.headers.get("retry-after"))
+                self._failed()
                 continue
             try:
-                return self._parse(resp.content, r)
+                done = self._parse(resp.content, r)
             except BadReply as err:
                 problem = str(err)
+                self._failed()
+                continue
+            self._failing_since = None  # the server answers: its failure clock restarts
+            return done
         raise self._error(r, problem, self.max_retries + 1)
+
+    def _failed(self) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+
+    def _budget_left(self) -> float:
+        """Seconds until the server has been failing for ``fail_after`` (inf while it works)."""
+        if self._failing_since is None:
+            return float("inf")
+        return self.fail_after - (time.monotonic() - self._failing_since)
+
+    def _check_budget(self, r: _Request, problem: str, attempts: int) -> None:
+        if self._budget_left() <= 0:
+            raise self._error(
+                r, f"{problem}; the server has failed for {self.fail_after:g} s "
+                "(model.fail_after): stopping", attempts,
+            )  # fmt: skip
 
     def _delay(self, attempt: int) -> float:
         # Full jitter: concurrent requests that failed together do not retry together.
@@ -324,13 +359,24 @@ class OpenAIGenerator:
         if not isinstance(text, str):
             raise BadReply(f"the choice has no text: {excerpt(content)}")
         text, finish = _finish(text, choice, r.stop)
-        return Completion(text, self._count(data, text, finish), finish)
+        return Completion(text, self._count(data, text, finish, r.body["max_tokens"]), finish)
 
-    def _count(self, data: dict[str, Any], text: str, finish: FinishReason) -> int:
+    def _count(self, data: dict[str, Any], text: str, finish: FinishReason, max_tokens: int) -> int:
         usage = data.get("usage")
         tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
         if isinstance(tokens, int) and tokens >= 0:
-            return tokens  # one choice per request: the reply's usage is this sample's
+            # One choice per request: the reply's usage is this sample's. A token is at
+            # least one byte of text (the EOS aside), and no reply is longer than asked.
+            if tokens <= min(max_tokens, len(text.encode()) + 1) or self._counter is None:
+                return tokens
+            counted = len(self._counter(text, add_special_tokens=False).input_ids)
+            counted += finish == "eos"  # the EOS token is generated too
+            log.warning(
+                "openai backend: the reply claims %d completion tokens for %d characters "
+                "(max_tokens %d); recounted with the tokenizer: %d",
+                tokens, len(text), max_tokens, counted,
+            )  # fmt: skip
+            return counted
         if self._counter is None:
             raise BadReply("reply has no usage.completion_tokens and no tokenizer to count")
         ids = self._counter(text, add_special_tokens=False).input_ids

@@ -109,7 +109,10 @@ class TokenPRM:
                 f"prm.input_format: must be one of {', '.join(INPUT_FORMATS)}, "
                 f"got {self.input_format!r}"
             )
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        from ttscale.loading import loading
+
+        with loading("prm.path", model_path):
+            self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self._pins = dict(token_ids or {})
         self._checked: set[str] = set()
         self.setup(**options)
@@ -138,11 +141,26 @@ class TokenPRM:
         """Resolve the family's token strings to ids (use :meth:`token_id`)."""
         raise NotImplementedError
 
-    def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
-        """Load the weights (called after :meth:`setup` succeeded)."""
+    def model_class(self) -> Any:
+        """The class whose ``from_pretrained`` loads this family's weights."""
         from transformers import AutoModelForCausalLM
 
-        return AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        return AutoModelForCausalLM
+
+    def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
+        """Load the weights (after :meth:`setup` succeeded); refuse any that would be new.
+
+        Unloadable files, and a checkpoint without the family's head (its weights would be
+        newly initialised: random scores), are a ``prm.path`` error naming the cause.
+        """
+        from ttscale.loading import check_loaded, loading
+
+        with loading("prm.path", model_path):
+            model, info = self.model_class().from_pretrained(
+                model_path, dtype=dtype, output_loading_info=True
+            )
+        check_loaded("prm.path", model_path, info)
+        return model
 
     def encode(self, question: str, steps: Sequence[str]) -> Encoded:
         """Token ids of one item and the position of each step's score."""

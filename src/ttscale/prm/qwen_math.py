@@ -51,8 +51,8 @@ class QwenMathPRM(TokenPRM):
         self.step_id = self.token_id(step_tag, "step_tag")
         self.system_prompt = SYSTEM_PROMPT if system_prompt is None else system_prompt
 
-    def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
-        return QwenProcessRewardModel.from_pretrained(model_path, dtype=dtype)
+    def model_class(self) -> type:
+        return QwenProcessRewardModel
 
     def sal_steps(self, text: str) -> list[str]:
         """``text.split("\\n\\n")``: search-and-learn replaces each ``\\n\\n`` by the tag."""

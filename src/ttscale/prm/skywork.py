@@ -58,8 +58,8 @@ class SkyworkPRM(TokenPRM):
         self.step_tag = step_tag
         self.step_id = self.token_id(step_tag, "step_tag")
 
-    def load_model(self, model_path: str, dtype: torch.dtype) -> torch.nn.Module:
-        return SkyworkPRMModel.from_pretrained(model_path, dtype=dtype)
+    def model_class(self) -> type:
+        return SkyworkPRMModel
 
     def sal_steps(self, text: str) -> list[str]:
         """Every ``\\n``-separated line, blank ones included, as search-and-learn scores them."""
