@@ -378,7 +378,11 @@ def _format(err: ValidationError, prefix: str = "", data: Any = None, model: Any
             if not parent and not prefix and sal_hint(last):
                 msg = f"unknown key: {sal_hint(last)}"
         elif "input" in e and e["type"] != "missing" and not isinstance(e["input"], dict):
-            msg += " (value hidden)" if is_secret_key(key) else f" (got {e['input']!r})"
+            if is_secret_key(key):
+                msg += " (value hidden)"
+            elif "got " not in msg:  # a check of ours already quotes the value
+                shown = repr(e["input"])
+                msg += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
         # A section's own check names its keys in full ("prm.path: ..."): no second prefix.
         lines.append(msg if key and msg.startswith(f"{key}.") else f"{key or '(root)'}: {msg}")
     return "invalid config:\n  " + "\n  ".join(lines)

@@ -287,7 +287,7 @@ class OpenAIGenerator:
                 try:
                     resp = await asyncio.wait_for(client.post(self.path, json=r.body), limit)
                 except (asyncio.TimeoutError, httpx.TimeoutException):
-                    problem = f"no reply within {limit:g} s (model.timeout)"
+                    problem = f"no reply within {limit:.3g} s (model.timeout)"
                     self._failed()
                     continue
                 except httpx.TransportError as err:
