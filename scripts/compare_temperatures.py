@@ -28,10 +28,22 @@ from ttscale.temperature_metrics import early_exit_summary, per_temperature, poo
 
 
 def ranges(args) -> list[tuple[int, int]]:
-    """(first row, rows) of each slice: the first rows, or the first k of every level."""
-    if args.per_level:  # the split holds 100 problems per level, in level order
-        return [(100 * level, args.per_level) for level in range(5)]
-    return [(0, args.problems)]
+    """(first row, rows) of each slice: the first rows, or the first k of every level.
+
+    The toy split's rows cycle through the five levels, so the first 5k rows hold exactly k
+    of each; that is checked against the split's own levels.
+    """
+    if not args.per_level:
+        return [(0, args.problems)]
+    from collections import Counter
+
+    from ttscale.data import load_rows
+
+    rows = 5 * args.per_level
+    levels = Counter(r["level"] for r in load_rows("toy", None, "test", "ttscale/arith")[:rows])
+    if sorted(levels.values()) != [args.per_level] * 5:
+        raise SystemExit(f"error: the first {rows} rows are not {args.per_level} per level")
+    return [(0, rows)]
 
 
 def run(args, label: str, *overrides: str) -> tuple[dict[str, Any], list[dict], float]:

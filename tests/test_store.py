@@ -10,6 +10,7 @@ from ttscale.naming import chunk_name
 from ttscale.store import (
     ChunkError,
     LocalStore,
+    StorageError,
     atomic_write_bytes,
     parse_chunk_file,
     parse_chunk_name,
@@ -115,7 +116,7 @@ def test_check_writable_names_the_key(tmp_path):
     # We run as root, so permissions do not stop writes: a folder under a regular file does.
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(PermissionError, match="storage.results_dir=.*is not writable"):
+    with pytest.raises(StorageError, match="storage.results_dir=.*is not writable"):
         LocalStore(blocker / "results").check_writable()
 
 

@@ -134,7 +134,11 @@ def main(cfg: Any) -> dict[str, Any]:
     finally:
         close_generator(generator)  # a server the backend started stops, error or not
         tracker.finish()
-    print(results_table(metrics, num_problems=len(rows), counts=coverage(per_problem)))
+    from ttscale.search.steps import StepOptions
+
+    one_point = isinstance(options, StepOptions)  # beam search, DVTS, backtracking
+    print(results_table(metrics, num_problems=len(rows), counts=coverage(per_problem),
+                        one_point=one_point))  # fmt: skip
     print(f"results: {path}")
     return summary
 

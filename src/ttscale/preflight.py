@@ -16,13 +16,9 @@ from ttscale.data import DatasetError
 from ttscale.store import StorageError
 
 # What run.py reports as "error: ..." with exit code 2 and no traceback: the user's input.
-BAD_INPUT: tuple[type[Exception], ...] = (
-    ConfigError,
-    DatasetError,
-    StorageError,
-    FileNotFoundError,
-    PermissionError,
-)
+# Only the project's own types: a builtin error (FileNotFoundError...) is a bug, and shows
+# its traceback.
+BAD_INPUT: tuple[type[Exception], ...] = (ConfigError, DatasetError, StorageError)
 
 
 def check_model_path(key: str, path: str) -> None:

@@ -6,15 +6,22 @@ import re
 
 
 def results_table(
-    metrics: dict[str, float], *, num_problems: int, counts: dict[str, int] | None = None
+    metrics: dict[str, float],
+    *,
+    num_problems: int,
+    counts: dict[str, int] | None = None,
+    one_point: bool = False,
 ) -> str:
     """A plain-text table: one row per n, columns maj/naive/weighted/pass, plus totals.
 
     ``counts`` (:func:`ttscale.metrics.coverage`): a row whose figures stand on fewer than
-    all problems says on how many.
+    all problems says on how many. ``one_point``: a step search's n completions come from one
+    search, so subsets of them are not what a smaller search would give: only the full row.
     """
     counts = counts or {}
     ns = sorted({int(m.group(1)) for k in metrics if (m := re.fullmatch(r"\w+@(\d+)", k))})
+    if one_point and ns:
+        ns = ns[-1:]
     cols = [
         c for c in ("maj", "naive", "weighted", "pass") if any(f"{c}@{n}" in metrics for n in ns)
     ]

@@ -302,7 +302,7 @@ class LocalStore:
             with tempfile.TemporaryFile(dir=self.root):
                 pass
         except OSError as err:
-            raise PermissionError(
+            raise StorageError(
                 f"storage.results_dir={str(self.root)!r} is not writable: {err.strerror}"
             ) from None
 

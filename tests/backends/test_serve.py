@@ -231,3 +231,17 @@ def test_a_server_the_run_starts_is_stopped_after_success_and_error(
     assert len(started) == 2
     for pid, workdir in started:
         assert gone(pid) and not workdir.exists()
+
+
+@pytest.mark.serve
+@pytest.mark.slow
+def test_a_server_started_by_hand_with_a_relative_path_is_found(make_cfg, monkeypatch):
+    """`transformers serve models/toy-policy` answers only for that exact name; the config's
+    path is absolute. The backend asks /v1/models which model the server holds."""
+    pytest.importorskip("fastapi", reason="transformers serve needs ttscale[serving]")
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    with TransformersServer("models/toy-policy", device="cpu", dtype="float32", threads=1) as s:
+        summary = main(served(make_cfg, s.base_url, "n=1", "dataset.num_samples=1"))
+    assert len(rows_of(summary)) == 1

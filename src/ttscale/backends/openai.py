@@ -167,10 +167,13 @@ class OpenAIGenerator:
                 threads=1 if cpu else None,
             )
             base_url = server.start()
+        name = model.served_name
+        if name is None and not model.serve:  # a server started by hand: ask what it serves
+            name = _served_model(base_url, model.api_key, model.timeout)
         try:
             return cls(
                 base_url,
-                model=model.served_name or model.path,
+                model=name or model.path,
                 api_key=model.api_key,
                 endpoint=model.endpoint,
                 tokenizer=tokenizer,
@@ -401,6 +404,26 @@ def _finish(text: str, choice: dict[str, Any], stops: tuple[str, ...]) -> tuple[
     if isinstance(matched, str) and matched in stops:
         return text + matched, "stop"
     return text, "eos"
+
+
+def _served_model(base_url: str, api_key: str | None, timeout: float) -> str | None:
+    """The one model a server lists at ``/v1/models``, or None (several, none, no answer).
+
+    ``transformers serve models/x`` pins the model it was started with, by the name it was
+    given, and refuses requests for any other: a relative path there and an absolute one in
+    the config name the same folder but do not match.
+    """
+    import httpx
+
+    key = api_key or os.environ.get("OPENAI_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = base_url.rstrip("/").removesuffix("/v1") + "/v1/models"
+    try:
+        reply = httpx.get(url, headers=headers, timeout=min(timeout, 10.0))
+        models = [m["id"] for m in reply.json()["data"]] if reply.status_code == 200 else []
+    except Exception:  # noqa: BLE001 - any failure: fall back to model.path
+        return None
+    return models[0] if len(models) == 1 else None
 
 
 def _load_tokenizer(model: Any) -> Any:
