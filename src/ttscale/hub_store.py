@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 from ttscale.naming import chunk_name
 from ttscale.store import (
     ChunkError,
-    IdentityError,
     LocalStore,
     parse_chunk_name,
     read_summary,
     read_valid_chunk,
+    readable,
     rows_to_parquet,
     summary_json,
 )
@@ -226,13 +226,7 @@ class HubStore:
         """
         if (start, end) not in self.list_chunks(run):
             return False
-        try:
-            self.read_chunk(run, start, end)
-        except IdentityError:
-            raise
-        except ChunkError:
-            return False  # a branch without a valid chunk: the task is redone
-        return True
+        return readable(lambda: self.read_chunk(run, start, end))
 
     def chunk_summary(self, run: str, start: int, end: int) -> dict[str, Any] | None:
         """The summary stored inside the chunk on the Hub; None when absent or unreadable."""

@@ -40,7 +40,7 @@ class ChunkError(ValueError):
     """A chunk that exists but does not validate; the message names it."""
 
 
-class StorageError(RuntimeError):
+class StorageError(OSError):
     """A results file that cannot be written (disk full, read-only, quota): one line."""
 
 
@@ -208,6 +208,18 @@ def read_valid_chunk(
     return rows
 
 
+def readable(read: Any) -> bool:
+    """Whether ``read()`` returns a valid chunk: False for an invalid one (it is redone);
+    another run's chunk raises :class:`IdentityError` (it is never redone silently)."""
+    try:
+        read()
+    except IdentityError:
+        raise
+    except ChunkError:
+        return False
+    return True
+
+
 def parse_chunk_name(text: str) -> tuple[int, int] | None:
     """The inverse of :func:`ttscale.naming.chunk_name`: ``chunk-3_6`` -> (3, 6), else None."""
     m = _CHUNK.fullmatch(text)
@@ -253,16 +265,9 @@ class LocalStore:
         Raises:
             IdentityError: the chunk is valid but another run's: never overwritten silently.
         """
-        path = self.chunk_path(run, start, end)
-        if not path.is_file():
+        if not self.chunk_path(run, start, end).is_file():
             return False
-        try:
-            self.read_chunk(run, start, end)
-        except IdentityError:
-            raise
-        except ChunkError:
-            return False
-        return True
+        return readable(lambda: self.read_chunk(run, start, end))
 
     def write_chunk(
         self, run: str, start: int, end: int, rows: list[dict[str, Any]], summary: dict[str, Any]
