@@ -33,18 +33,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STEP = "\n\n"
 TAG = "<extra_0>"
-SHAPES = {  # (policy: Llama-3.2-1B, PRM: Qwen2.5-1.5B); tiny: a few MB each
+# (policy: Llama-3.2-1B, PRM: Qwen2.5-1.5B); tiny: a few MB each. The policy's output
+# embeddings are untied (Llama-3.2-1B ties them): the boosted "\n\n" row below must not
+# become that token's input embedding too, or every prompt ending in "\n\n" would be
+# followed by "\n\n" at once (an empty step).
+SHAPES = {
     "real": (
         dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
              num_attention_heads=32, num_key_value_heads=8, head_dim=64,
-             max_position_embeddings=131072, tie_word_embeddings=True),
+             max_position_embeddings=131072, tie_word_embeddings=False),
         dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
              num_attention_heads=12, num_key_value_heads=2, max_position_embeddings=32768),
     ),
     "tiny": (
         dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, head_dim=16, max_position_embeddings=2048,
-             tie_word_embeddings=True),
+             tie_word_embeddings=False),
         dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, max_position_embeddings=2048),
     ),
@@ -66,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--sample-n", type=int, default=16, help="samples per problem, generate bench")
     ap.add_argument("--step-every", type=float, default=40.0, help="mean tokens per step")
+    ap.add_argument("--skip-generate", action="store_true", help="beam search only")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     return ap.parse_args(argv)
 
@@ -294,8 +299,9 @@ def main(argv: list[str] | None = None) -> dict:
         policy_dir, prm_dir = build_models(Path(tmp), args.tiny, args.step_every, device)
         figures["build_s"] = round(time.perf_counter() - t0, 1)
         print(f"models built in {figures['build_s']} s", flush=True)
-        figures["generate"] = bench_generate(args, policy_dir, device)
-        print(json.dumps(figures["generate"]), flush=True)
+        if not args.skip_generate:
+            figures["generate"] = bench_generate(args, policy_dir, device)
+            print(json.dumps(figures["generate"]), flush=True)
         figures["beam_search"] = bench_beam(args, policy_dir, prm_dir, device)
     figures["incremental_prm"] = "pending: the incremental PRM (prefix KV reuse) is not built yet"
     text = json.dumps(figures, indent=2)

@@ -23,13 +23,10 @@ from pydantic import (
     model_validator,
 )
 
+from ttscale.errors import ConfigError
 from ttscale.prm.aggregate import STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class ConfigError(ValueError):
-    """An invalid config; the message names each offending key."""
 
 
 # Sane bounds: past them a typo is likelier than intent (n=100000000 would hold that many

@@ -18,7 +18,7 @@ from typing import Any
 @contextlib.contextmanager
 def loading(key: str, path: str) -> Iterator[None]:
     """Re-raise any failure inside as ``ConfigError("{key}: cannot load {path!r}: ...")``."""
-    from ttscale.config import ConfigError
+    from ttscale.errors import ConfigError
 
     try:
         yield
@@ -31,7 +31,7 @@ def loading(key: str, path: str) -> Iterator[None]:
 
 def check_loaded(key: str, path: str, info: dict[str, Any]) -> None:
     """Refuse weights that transformers had to initialise (``output_loading_info``)."""
-    from ttscale.config import ConfigError
+    from ttscale.errors import ConfigError
 
     missing = sorted(info.get("missing_keys") or [])
     if missing:

@@ -1,0 +1,7 @@
+"""The project's own error types (no dependencies: any module may raise them)."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """An invalid config; the message names each offending key."""
