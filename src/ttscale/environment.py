@@ -56,8 +56,9 @@ def environment(generator: Any = None, prm: Any = None) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "gpu": _gpu(),
     }
-    for key, obj in (("generator", generator), ("prm", prm)):
-        part = _component(obj)
-        if part is not None:
-            out[key] = part
+    if generator is not None:
+        out["generator"] = generator.describe()
+    part = _component(prm)
+    if part is not None:
+        out["prm"] = part
     return out

@@ -90,7 +90,7 @@ def main(cfg: Any) -> dict[str, Any]:
         prm = None
         if options.needs_prm and run.prm.name != "none":
             prm = build_prm(run.prm, seed=run.seed)
-        tokenizer = getattr(generator, "tokenizer", None)
+        tokenizer = generator.tokenizer
         ctx = Context(
             generator=generator,
             prm=prm,

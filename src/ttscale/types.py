@@ -26,6 +26,7 @@ class SamplingParams:
         stop: strings that end a completion; the matched stop string is kept in the text.
         seed: makes the draw reproducible whatever the batch it runs in; sample j of a
             request uses ``derive_seed(seed, j)``.
+        logprobs: return each generated token's log-probability (:attr:`Completion.logprobs`).
     """
 
     n: int = 1
@@ -34,6 +35,7 @@ class SamplingParams:
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    logprobs: bool = False
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -50,16 +52,38 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class Completion:
-    """One sampled continuation."""
+    """One sampled continuation.
+
+    ``logprobs`` (when :attr:`SamplingParams.logprobs` asked for them): the log-probability of
+    each generated token (``num_tokens`` of them, an EOS included) under the model's own
+    distribution, before temperature and top-p: what a forward pass over the prompt and the
+    completion gives. Scorers (confidence, self-certainty) read them.
+    """
 
     text: str
     num_tokens: int
     finish_reason: FinishReason
+    logprobs: tuple[float, ...] | None = None
 
 
 @runtime_checkable
 class Generator(Protocol):
-    """A text generator: vLLM, transformers or an OpenAI-compatible server."""
+    """A text generator: vLLM, transformers or an OpenAI-compatible server.
+
+    Besides :meth:`generate`, the pipeline uses ``tokenizer`` (what renders prompts: a
+    transformers tokenizer with its chat template, or a stand-in that passes chat messages
+    to a server), :meth:`close` and :meth:`describe`.
+    """
+
+    tokenizer: Any
+
+    def close(self) -> None:
+        """Release what the generator holds (a server it started); safe to call twice."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What actually ran, for the summary's environment record (no host names, no keys)."""
+        ...
 
     def generate(
         self, prompts: Sequence[str], params: Sequence[SamplingParams]

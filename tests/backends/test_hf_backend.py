@@ -81,3 +81,33 @@ def test_tiny_top_p_is_greedy(hf_generator, prompts):
 def test_params_length_mismatch(hf_generator, prompts):
     with pytest.raises(ValueError, match="3 prompts but 1 sampling params"):
         hf_generator.generate(prompts, [SamplingParams()])
+
+
+def test_logprobs_equal_a_forward_pass_over_the_completion(hf_generator, prompts):
+    import torch
+
+    tok, model = hf_generator.tokenizer, hf_generator.model
+    params = [
+        SamplingParams(n=2, temperature=0.9, max_tokens=24, seed=3, logprobs=True),
+        SamplingParams(n=1, temperature=0.7, max_tokens=40, stop=("\n\n",), seed=4, logprobs=True),
+    ]
+    out = hf_generator.generate(prompts[:2], params)
+    checked = 0
+    for prompt, comps in zip(prompts[:2], out):
+        for c in comps:
+            assert c.logprobs is not None and len(c.logprobs) == c.num_tokens
+            ids = tok(prompt, add_special_tokens=False).input_ids
+            new = tok(c.text, add_special_tokens=False).input_ids
+            if c.finish_reason == "eos":
+                new = new + [tok.eos_token_id]
+            assert len(new) == c.num_tokens  # the char tokenizer round-trips
+            with torch.inference_mode():
+                logits = model(torch.tensor([ids + new])).logits[0].float()
+            lp = torch.log_softmax(logits[len(ids) - 1 : -1], -1)
+            expected = lp.gather(-1, torch.tensor(new)[:, None])[:, 0]
+            assert torch.allclose(torch.tensor(c.logprobs), expected, atol=1e-4), c.text
+            checked += 1
+    assert checked == 3
+    # not asked: none computed
+    (plain,) = hf_generator.generate(prompts[:1], [SamplingParams(max_tokens=4, seed=1)])
+    assert plain[0].logprobs is None

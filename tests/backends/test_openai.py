@@ -114,7 +114,7 @@ def _completion(item: dict, body: dict) -> dict:
     """A reply like vLLM's: the echo of the request's seed makes samples distinguishable."""
     text = item.get("text", f"{_key(body)}|seed={body['seed']}|T={body['temperature']}")
     choice = {"index": 0, "finish_reason": item.get("finish_reason", "length")}
-    choice |= {k: item[k] for k in ("stop_reason",) if k in item}
+    choice |= {k: item[k] for k in ("stop_reason", "logprobs") if k in item}
     if "messages" in body:
         choice["message"] = {"role": "assistant", "content": text}
     else:
@@ -410,3 +410,26 @@ def test_impossible_usage_counts_are_recounted_with_the_tokenizer(server, caplog
     out = gen.generate(["a"], [SamplingParams(n=2, max_tokens=8)])[0]
     assert [c.num_tokens for c in out] == [1, 3]  # the EOS alone; a plausible count kept
     assert "claims 999999 completion tokens" in caplog.text
+
+
+def test_logprobs_are_asked_for_and_read_on_both_endpoints(server):
+    server.scripts["a"] = [{"text": "xy", "logprobs": {"token_logprobs": [-0.5, -1.25]}}]
+    (c,) = make(server).generate(["a"], [SamplingParams(logprobs=True)])[0]
+    assert c.logprobs == (-0.5, -1.25) and server.requests[-1]["logprobs"] == 0
+    server.scripts["b"] = [
+        {"text": "z", "logprobs": {"content": [{"token": "z", "logprob": -2.0}]}}
+    ]
+    gen = make(server, endpoint="chat")
+    (c,) = gen.generate(
+        [ChatPrompt([{"role": "user", "content": "b"}])], [SamplingParams(logprobs=True)]
+    )[0]
+    assert c.logprobs == (-2.0,) and server.requests[-1]["logprobs"] is True
+    server.scripts["c"] = [{"text": "q"}]  # not asked: not sent, not read
+    (c,) = make(server).generate(["c"], [SamplingParams()])[0]
+    assert c.logprobs is None and "logprobs" not in server.requests[-1]
+
+
+def test_a_reply_without_the_logprobs_asked_for_fails_clearly(server):
+    server.scripts["a"] = [{"text": "xy"}] * 3
+    with pytest.raises(ServerError, match="logprobs were asked for but the reply has none"):
+        make(server).generate(["a"], [SamplingParams(logprobs=True)])

@@ -23,6 +23,7 @@ class FakeOutput:  # vllm.CompletionOutput's fields that the adapter reads
     token_ids: list[int]
     finish_reason: str
     stop_reason: int | str | None = None
+    logprobs: list | None = None
 
 
 @dataclass
@@ -206,3 +207,14 @@ def test_gpu_memory_shares_of_engine_and_prm_must_fit(make_cfg):
             "approach=majority",
         )
     )
+
+
+def test_logprobs_of_the_sampled_tokens(fake_vllm):
+    gen = BACKENDS.get("vllm")("m", seed=0, progress=False)
+    engine = fake_vllm.engines[0]
+    lp = types.SimpleNamespace
+    steps = [{5: lp(logprob=-0.1), 9: lp(logprob=-3.0)}, {6: lp(logprob=-0.7)}]
+    engine.replies.append([FakeRequestOutput([FakeOutput("ab", [5, 6], "length", None, steps)])])
+    (c,) = gen.generate(["q"], [SamplingParams(max_tokens=2, seed=1, logprobs=True)])[0]
+    assert c.logprobs == (-0.1, -0.7)
+    assert engine.calls[0][1][0]["logprobs"] == 0

@@ -34,10 +34,9 @@ def build_generator(model, *, seed: int, progress: bool = True) -> Generator:
 
 
 def close_generator(generator: Generator | None) -> None:
-    """Release what a generator holds (a server it started); a no-op for most backends."""
-    close = getattr(generator, "close", None)
-    if callable(close):
-        close()
+    """Release what a generator holds (a server it started), if there is a generator."""
+    if generator is not None:
+        generator.close()
 
 
 def params_per_prompt(

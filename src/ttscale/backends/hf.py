@@ -13,7 +13,8 @@ import inspect
 import random
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from transformers.cache_utils import DynamicLayer
@@ -96,6 +97,13 @@ class HFGenerator:
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
+    def close(self) -> None:
+        """Nothing to release: the weights go with the object."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "hf", "device": str(self.device),
+                "dtype": str(self.model.dtype).removeprefix("torch.")}  # fmt: skip
+
     def generate(
         self, prompts: Sequence[str], params: Sequence[SamplingParams] | SamplingParams
     ) -> list[list[Completion]]:
@@ -151,17 +159,26 @@ class HFGenerator:
         top_ps = torch.tensor([s.params.top_p for s in batch], device=self.device)
         uniforms = _uniforms(batch, max(budget)).to(self.device)
         new: list[list[int]] = [[] for _ in batch]
+        want_lp = any(s.params.logprobs for s in batch)
+        lps: list[list[float]] = [[] for _ in batch]
         done: list[Completion | None] = [None] * B
         rows = list(range(B))  # row r of the current tensors is sample rows[r]
         cache = self._new_cache(total)
         logits = self._prefill(cache, batch, ids, mask[:, :width], pos)
         step_pos, t = pos[:, -1:], 0
         while True:
-            tokens = _sample(logits, temps, top_ps, uniforms[:, t]).tolist()
-            for b, tok in zip(rows, tokens):
+            picked = _sample(logits, temps, top_ps, uniforms[:, t])
+            tokens = picked.tolist()
+            if want_lp:  # the model's own log-probability of each drawn token
+                drawn = torch.log_softmax(logits, -1).gather(-1, picked[:, None])[:, 0].tolist()
+            for r, (b, tok) in enumerate(zip(rows, tokens)):
                 if done[b] is None:
                     new[b].append(tok)
+                    if want_lp:
+                        lps[b].append(drawn[r])
                     done[b] = self._finished(batch[b], new[b], budget[b])
+                    if done[b] is not None and batch[b].params.logprobs:
+                        done[b] = replace(done[b], logprobs=tuple(lps[b]))
             keep = [r for r, b in enumerate(rows) if done[b] is None]
             if not keep:
                 return done  # type: ignore[return-value]

@@ -199,6 +199,10 @@ class OpenAIGenerator:
             f"endpoint={self.endpoint!r}, api_key={key})"
         )
 
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "openai", "endpoint": self.endpoint, "model": self.model,
+                "server": "started by the run" if self._server else "given (model.base_url)"}  # fmt: skip
+
     def close(self) -> None:
         """Stop the server this generator started, if any (idempotent)."""
         if self._server is not None:
@@ -247,6 +251,8 @@ class OpenAIGenerator:
         }
         if p.stop:
             body["stop"] = list(p.stop)
+        if p.logprobs:  # the sampled tokens' log-probabilities, no alternatives
+            body |= {"logprobs": True} if self.endpoint == "chat" else {"logprobs": 0}
         return body | self.extra_body
 
     async def _send_all(self, requests: list[_Request]) -> list[Completion]:
@@ -362,7 +368,9 @@ class OpenAIGenerator:
         if not isinstance(text, str):
             raise BadReply(f"the choice has no text: {excerpt(content)}")
         text, finish = _finish(text, choice, r.stop)
-        return Completion(text, self._count(data, text, finish, r.body["max_tokens"]), finish)
+        count = self._count(data, text, finish, r.body["max_tokens"])
+        logprobs = _logprobs(choice) if "logprobs" in r.body else None
+        return Completion(text, count, finish, logprobs)
 
     def _count(self, data: dict[str, Any], text: str, finish: FinishReason, max_tokens: int) -> int:
         usage = data.get("usage")
@@ -384,6 +392,21 @@ class OpenAIGenerator:
             raise BadReply("reply has no usage.completion_tokens and no tokenizer to count")
         ids = self._counter(text, add_special_tokens=False).input_ids
         return len(ids) + (finish == "eos")  # the EOS token is generated too
+
+
+def _logprobs(choice: dict[str, Any]) -> tuple[float, ...]:
+    """The sampled tokens' log-probabilities of a choice: the completions endpoint's
+    ``logprobs.token_logprobs`` or the chat endpoint's ``logprobs.content[i].logprob``."""
+    lp = choice.get("logprobs")
+    if isinstance(lp, dict) and isinstance(lp.get("token_logprobs"), list):
+        values = lp["token_logprobs"]
+    elif isinstance(lp, dict) and isinstance(lp.get("content"), list):
+        values = [t.get("logprob") if isinstance(t, dict) else None for t in lp["content"]]
+    else:
+        raise BadReply(f"logprobs were asked for but the reply has none: {excerpt(str(lp))}")
+    if not all(isinstance(v, (int, float)) for v in values):
+        raise BadReply("the reply's logprobs are not all numbers")
+    return tuple(float(v) for v in values)
 
 
 def _finish(text: str, choice: dict[str, Any], stops: tuple[str, ...]) -> tuple[str, FinishReason]:

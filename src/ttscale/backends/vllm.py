@@ -100,6 +100,14 @@ class VLLMGenerator:
             progress=progress,
         )
 
+    def close(self) -> None:
+        """The engine is released with the object (vLLM frees its GPU memory then)."""
+
+    def describe(self) -> dict[str, Any]:
+        config = getattr(getattr(self.llm, "llm_engine", None), "cache_config", None)
+        caching = getattr(config, "enable_prefix_caching", None)
+        return {"backend": "vllm", "prefix_caching": str(caching)}
+
     def generate(
         self, prompts: Sequence[str], params: Sequence[SamplingParams] | SamplingParams
     ) -> list[list[Completion]]:
@@ -127,6 +135,8 @@ def to_vllm_params(factory: Any, p: SamplingParams, seed: int) -> Any:
         stop=list(p.stop),
         include_stop_str_in_output=True,
         seed=seed,
+        # the sampled token's log-probability (0 alternatives), before temperature/top-p
+        **({"logprobs": 0} if p.logprobs else {}),
     )
 
 
@@ -135,7 +145,15 @@ def from_vllm_output(request_output: Any, n: int) -> list[Completion]:
     outs = list(request_output.outputs)
     if len(outs) != n:
         raise RuntimeError(f"vLLM returned {len(outs)} completions for a request of n={n}")
-    return [Completion(o.text, len(o.token_ids), _finish(o)) for o in outs]
+    return [Completion(o.text, len(o.token_ids), _finish(o), _logprobs(o)) for o in outs]
+
+
+def _logprobs(output: Any) -> tuple[float, ...] | None:
+    """The sampled tokens' log-probabilities: vLLM gives one {token id: Logprob} per token."""
+    steps = getattr(output, "logprobs", None)
+    if steps is None:
+        return None
+    return tuple(float(step[tok].logprob) for tok, step in zip(output.token_ids, steps))
 
 
 def _finish(output: Any) -> FinishReason:
