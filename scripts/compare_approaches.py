@@ -27,7 +27,6 @@ of a multiple of 5 rows is balanced across difficulty.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,8 +36,8 @@ import pyarrow.parquet as pq
 
 from ttscale.config import ROOT, compose
 from ttscale.launch import missing_ranges
+from ttscale.naming import parse_chunk_file
 
-CHUNK = re.compile(r"chunk-(\d+)_(\d+)\.parquet")
 APPROACHES = (
     "best_of_n",
     "majority",
@@ -105,9 +104,9 @@ def done_ranges(args, approach: str, n: int) -> dict[tuple[int, int], Path]:
     """Results files of (approach, n) by row range [start, end), whatever --chunk was."""
     found = {}
     for path in run_folder(args, approach, n).glob("chunk-*.parquet"):
-        m = CHUNK.fullmatch(path.name)
-        if m:
-            found[int(m[1]), int(m[2])] = path
+        rows = parse_chunk_file(path.name)
+        if rows is not None:
+            found[rows] = path
     return dict(sorted(found.items()))
 
 

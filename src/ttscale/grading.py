@@ -18,7 +18,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from ttscale.answers import extract_answer, normalize_answer
 from ttscale.grading_pool import GraderStats, _Pool
+from ttscale.store import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -198,15 +198,7 @@ class Grader:
                 "equiv": [[a, b, v] for (a, b), v in equiv.items()],
                 "slow": sorted(slow),
             }
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f, ensure_ascii=False)
-                os.replace(tmp, target)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            atomic_write_bytes(target, json.dumps(data, ensure_ascii=False).encode("utf-8"))
         if target == self.cache_path:
             self._dirty = False
 

@@ -22,11 +22,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ttscale.naming import chunk_name
+from ttscale.naming import chunk_name, parse_chunk_name
 from ttscale.store import (
     ChunkError,
     LocalStore,
-    parse_chunk_name,
     read_summary,
     read_valid_chunk,
     readable,

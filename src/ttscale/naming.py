@@ -15,7 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunName", "chunk_name", "parse_run_name", "run_name"]
+__all__ = [
+    "CHUNK",
+    "RunName",
+    "chunk_name",
+    "parse_chunk_file",
+    "parse_chunk_name",
+    "parse_run_name",
+    "run_name",
+]
 
 
 def run_name(run: Any, approach_options: Any, schedule: Any) -> str:
@@ -35,9 +43,26 @@ def run_name(run: Any, approach_options: Any, schedule: Any) -> str:
     )
 
 
+CHUNK = re.compile(r"chunk-(\d+)_(\d+)")  # the one pattern of a chunk's name
+
+
 def chunk_name(start: int, end: int) -> str:
     """``chunk-{start}_{end}``: the file (or Hub branch suffix) of rows [start, end)."""
     return f"chunk-{start}_{end}"
+
+
+def parse_chunk_name(text: str) -> tuple[int, int] | None:
+    """The inverse of :func:`ttscale.naming.chunk_name`: ``chunk-3_6`` -> (3, 6), else None."""
+    m = CHUNK.fullmatch(text)
+    if not m:
+        return None
+    start, end = int(m.group(1)), int(m.group(2))
+    return (start, end) if chunk_name(start, end) == text else None  # canonical only
+
+
+def parse_chunk_file(name: str) -> tuple[int, int] | None:
+    """``chunk-3_6.parquet`` -> (3, 6); anything else -> None."""
+    return parse_chunk_name(name.removesuffix(".parquet")) if name.endswith(".parquet") else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +101,7 @@ class RunName:
     @property
     def base(self) -> str:
         """The name without its ``--chunk-*`` part (a shard's run)."""
-        return re.sub(r"--chunk-\d+_\d+$", "", self.name)
+        return re.sub(rf"--{CHUNK.pattern}$", "", self.name)
 
     @property
     def without_seed(self) -> str:
@@ -185,7 +210,7 @@ def parse_run_name(name: str) -> RunName:
         elif not sep:
             options[key] = "true"  # a bare flag, e.g. --no_exit
         elif key == "chunk":
-            m = re.fullmatch(r"(\d+)_(\d+)", value)
+            m = CHUNK.fullmatch(f"chunk-{value}")
             if m is None:
                 raise ValueError(f"run name {name!r}: bad chunk {value!r}, expected START_END")
             fields["chunk"] = (int(m.group(1)), int(m.group(2)))

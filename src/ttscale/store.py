@@ -20,17 +20,15 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 
-from ttscale.naming import chunk_name
+from ttscale.naming import chunk_name, parse_chunk_file, parse_chunk_name  # noqa: F401
 from ttscale.registry import Registry
 
 MERGED = "merged"
-_CHUNK = re.compile(r"chunk-(\d+)_(\d+)")
 
 
 SUMMARY_KEY = b"ttscale.summary"
@@ -218,20 +216,6 @@ def readable(read: Any) -> bool:
     except ChunkError:
         return False
     return True
-
-
-def parse_chunk_name(text: str) -> tuple[int, int] | None:
-    """The inverse of :func:`ttscale.naming.chunk_name`: ``chunk-3_6`` -> (3, 6), else None."""
-    m = _CHUNK.fullmatch(text)
-    if not m:
-        return None
-    start, end = int(m.group(1)), int(m.group(2))
-    return (start, end) if chunk_name(start, end) == text else None  # canonical only
-
-
-def parse_chunk_file(name: str) -> tuple[int, int] | None:
-    """``chunk-3_6.parquet`` -> (3, 6); anything else -> None."""
-    return parse_chunk_name(name.removesuffix(".parquet")) if name.endswith(".parquet") else None
 
 
 class LocalStore:

@@ -19,13 +19,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ttscale.naming import RunName, parse_run_name
+from ttscale.naming import RunName, parse_chunk_name, parse_run_name
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Run", "discover", "discover_hub", "discover_local", "filter_runs", "hub_runs"]
 
-_CHUNK_RE = re.compile(r"chunk-\d+_\d+")
 _SUFFIXES = (".parquet", ".jsonl")
 _SAL_OUTPUT = re.compile(r"(best_of_n|beam_search|dvts)_completions")
 
@@ -84,7 +83,7 @@ def _parse(text: str) -> RunName | None:
 
 def _run_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in _SUFFIXES)
-    merged = [p for p in files if not _CHUNK_RE.fullmatch(p.stem)]
+    merged = [p for p in files if parse_chunk_name(p.stem) is None]
     return merged or files
 
 
