@@ -11,6 +11,7 @@ from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
+from ttscale.search.tree import node_record
 from ttscale.temperatures import adaptive_of
 from ttscale.types import Completion, SamplingParams, SearchResult, derive_seed
 
@@ -44,19 +45,7 @@ def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResul
                 generated_tokens=sum(c.num_tokens for c in comps),
                 generate_calls=calls[0],
                 tree=[
-                    {
-                        "id": j,
-                        "parent": None,
-                        "text": c.text,
-                        "score": None,
-                        "agg_score": None,
-                        "temperature": t,
-                        "kept": True,
-                        "tokens": c.num_tokens,
-                        "lookahead_tokens": 0,
-                        "finish": c.finish_reason,
-                        "done": True,
-                    }
+                    node_record(j, c.text, t, c.num_tokens, c.finish_reason)
                     for j, (c, t) in enumerate(zip(comps, temps))
                 ],
                 counters=dict(counters),

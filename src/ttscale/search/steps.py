@@ -28,6 +28,7 @@ from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
 from ttscale.prompts import STEP_DELIMITER
 from ttscale.search.base import Context, Options
+from ttscale.search.tree import node_record
 from ttscale.types import Completion, Problem, SamplingParams, SearchResult, derive_seed
 
 _BOXED = re.compile(r"\\boxed\{.*\}", re.DOTALL)
@@ -64,19 +65,12 @@ class Node:
 
     def record(self) -> dict[str, Any]:
         """The node as a row of the output's ``tree`` column."""
-        return {
-            "id": self.id,
-            "parent": self.parent.id if self.parent else None,
-            "text": self.text,
-            "score": self.step_score,
-            "agg_score": self.score,
-            "temperature": self.temperature,
-            "kept": self.kept,
-            "tokens": self.tokens,
-            "lookahead_tokens": self.lookahead_tokens,
-            "finish": self.finish,
-            "done": self.done,
-        }
+        return node_record(
+            self.id, self.text, self.temperature, self.tokens, self.finish,
+            parent=self.parent.id if self.parent else None, score=self.step_score,
+            agg_score=self.score, kept=self.kept, lookahead_tokens=self.lookahead_tokens,
+            done=self.done,
+        )  # fmt: skip
 
 
 class Tree:

@@ -15,6 +15,36 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def node_record(
+    id: int,
+    text: str,
+    temperature: float,
+    tokens: int,
+    finish: str,
+    *,
+    parent: int | None = None,
+    score: float | None = None,
+    agg_score: float | None = None,
+    kept: bool = True,
+    lookahead_tokens: int = 0,
+    done: bool = True,
+) -> dict[str, Any]:
+    """One row of the output's ``tree`` column: the one layout every approach writes."""
+    return {
+        "id": id,
+        "parent": parent,
+        "text": text,
+        "score": score,
+        "agg_score": agg_score,
+        "temperature": temperature,
+        "kept": kept,
+        "tokens": tokens,
+        "lookahead_tokens": lookahead_tokens,
+        "finish": finish,
+        "done": done,
+    }
+
+
 def render_tree(nodes: Sequence[dict[str, Any]] | str, *, width: int = 80) -> str:
     """Indented text of a tree's nodes, children under their parent in id order.
 

@@ -27,6 +27,7 @@ from pydantic import Field
 from ttscale.plurality import plurality
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
+from ttscale.search.tree import node_record
 from ttscale.types import Problem, SamplingParams, SearchResult, derive_seed
 
 
@@ -112,19 +113,7 @@ class _Keys:
 
 def _node(s: _Problem, j: int) -> dict:
     """Sample j as a tree node, in the layout whole-solution sampling writes."""
-    return {
-        "id": j,
-        "parent": None,
-        "text": s.texts[j],
-        "score": None,
-        "agg_score": None,
-        "temperature": s.temps[j],
-        "kept": True,
-        "tokens": s.tokens[j],
-        "lookahead_tokens": 0,
-        "finish": s.finish[j],
-        "done": True,
-    }
+    return node_record(j, s.texts[j], s.temps[j], s.tokens[j], s.finish[j])
 
 
 @APPROACHES.register("two_stage_voting")
