@@ -23,6 +23,11 @@ def cli(cfg: DictConfig) -> None:
     from ttscale.preflight import BAD_INPUT
 
     try:
+        from hydra.core.hydra_config import HydraConfig
+
+        from ttscale.config import ignored_overrides
+
+        ignored_overrides(cfg, HydraConfig.get().overrides.task)  # this job's own overrides
         main(cfg)
     except BAD_INPUT as err:
         # The user's input, not a bug: a clear message, no traceback. stderr is scrubbed of

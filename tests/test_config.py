@@ -107,3 +107,16 @@ def test_secret_values_never_appear_in_config_errors():
 def test_best_of_n_without_a_prm_fails_at_validation():
     with pytest.raises(ConfigError, match="approach=best_of_n needs a PRM"):
         validate(compose("prm=none"))
+
+
+def test_a_top_level_temperature_that_the_schedule_ignores_is_an_error():
+    from ttscale.config import ConfigError, ignored_overrides
+    from ttscale.launch import compose_sweep, sweep_errors
+
+    with pytest.raises(ConfigError, match="temps=hnc samples at temperature_schedule.temperatures"):
+        ignored_overrides(compose("temps=hnc"), ["temps=hnc", "temperature=0.6"])
+    ignored_overrides(compose("temps=single"), ["temperature=0.6"])  # read: fine
+    ignored_overrides(compose("temps=hnc"), ["temps=hnc"])  # not given: fine
+    cfgs = compose_sweep(["temps=hnc", "temperature=0.6"])
+    (error,) = sweep_errors(cfgs, [["temps=hnc", "temperature=0.6"]])
+    assert "temperature: read by temps=single only" in error

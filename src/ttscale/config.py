@@ -296,6 +296,10 @@ def validate(cfg: Any) -> tuple[RunConfig, Any, Any]:
     from ttscale.search import APPROACHES
     from ttscale.temperatures import SCHEDULES
 
+    if isinstance(cfg, DictConfig) and "hydra" in cfg:  # a sweep task: its own overrides
+        from omegaconf import OmegaConf
+
+        ignored_overrides(cfg, OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or [])
     data = _resolve(cfg) if isinstance(cfg, DictConfig) else cfg
     data = {k: v for k, v in data.items() if k not in ("hydra", "paths")}
     try:
@@ -309,6 +313,22 @@ def validate(cfg: Any) -> tuple[RunConfig, Any, Any]:
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return run, approach, schedule
+
+
+def ignored_overrides(cfg: Any, overrides: Sequence[str]) -> None:
+    """A top-level key given on the command line that the chosen group ignores is an error.
+
+    ``temperature`` is read by ``temps=single`` alone; with another schedule it would be
+    silently ignored, and the run sampled at the schedule's temperatures instead.
+    """
+    keys = {str(o).lstrip("+~").split("=", 1)[0] for o in overrides}
+    schedule = cfg["temperature_schedule"]["name"]
+    if "temperature" in keys and schedule != "single":
+        fields = "low and high" if schedule == "early" else "temperatures"
+        raise ConfigError(
+            f"invalid config:\n  temperature: read by temps=single only; temps={schedule} "
+            f"samples at temperature_schedule.{fields}, so set those instead"
+        )
 
 
 def _backend_problems(run: RunConfig, approach: Any) -> list[str]:
