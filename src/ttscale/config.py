@@ -321,6 +321,10 @@ def ignored_overrides(cfg: Any, overrides: Sequence[str]) -> None:
     ``temperature`` is read by ``temps=single`` alone; with another schedule it would be
     silently ignored, and the run sampled at the schedule's temperatures instead.
     """
+    from omegaconf import ListConfig, OmegaConf
+
+    if isinstance(overrides, ListConfig):  # as given: "n=${oops}" is validate's to report
+        overrides = OmegaConf.to_container(overrides, resolve=False)
     keys = {str(o).lstrip("+~").split("=", 1)[0] for o in overrides}
     schedule = cfg["temperature_schedule"]["name"]
     if "temperature" in keys and schedule != "single":

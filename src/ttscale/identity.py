@@ -97,7 +97,7 @@ def identity(run: Any, options: Any = None) -> dict[str, Any]:
     Returns:
         Flat ``{dotted key: value}``, sorted, JSON-serialisable, without secrets.
     """
-    from ttscale.redact import is_secret_key
+    from ttscale.redact import is_secret_key, redact
 
     flat = _flatten(run.model_dump(mode="json"))
     out = {}
@@ -106,7 +106,8 @@ def identity(run: Any, options: Any = None) -> dict[str, Any]:
             continue
         if key.startswith("prm.") and not uses_prm(run, options):
             continue
-        out[key] = _portable(flat[key]) if key in _PATH_KEYS else flat[key]
+        value = _portable(flat[key]) if key in _PATH_KEYS else flat[key]
+        out[key] = redact(value)  # a URL's password, wherever one is
     return out
 
 
