@@ -134,11 +134,12 @@ def prm_label(run: Any, options: Any = None) -> str:
     return Path(path.rstrip("/")).name if path else run.prm.name
 
 
-def run_prefix(run: Any, options: Any = None) -> str:
+def run_prefix(run: Any, options: Any = None, ident: dict[str, Any] | None = None) -> str:
     """``{model}/{prm}/{approach}/{fingerprint}``: where a run's folder lives in a store.
 
     The leaf below it is the anchors' run name; the fingerprint level keeps runs whose
     names agree but whose settings differ (max_tokens, a prompt, PRM noise...) apart.
+    ``ident``: the run's identity when the caller has it already.
     """
-    fp = fingerprint(identity(run, options))
+    fp = fingerprint(ident if ident is not None else identity(run, options))
     return f"{run.model.name}/{prm_label(run, options)}/{run.approach.name}/{fp}"

@@ -184,8 +184,8 @@ def _same_chunk(
     """
     lo, hi = _dataset_rows(run)
     start, end = shard_range(hi - lo, run.shard.index, run.shard.count)
-    where = build_store(run, options).chunk_path(name, lo + start, lo + end)
     ident = identity(run, options)
+    where = build_store(run, options, ident).chunk_path(name, lo + start, lo + end)
     first, seen = writers.setdefault(str(where), (label, ident))
     if first == label or seen == ident:
         return None

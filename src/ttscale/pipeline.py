@@ -54,7 +54,7 @@ def main(cfg: Any) -> dict[str, Any]:
     problems, start, end = select_problems(run)
     name = run_name(run, options, schedule)
     ident = identity(run, options)
-    store = build_store(run, options)  # storage=local (default) or hub
+    store = build_store(run, options, ident)  # storage=local (default) or hub
     store.check_writable()
     preflight(run, options, problems)  # model folders, prompts, PRM tokens: before any weights
     path = store.chunk_path(name, start, end)
@@ -105,7 +105,7 @@ def main(cfg: Any) -> dict[str, Any]:
             agg_strategy=run.agg_strategy,
         )
         approach = APPROACHES.get(run.approach.name)(options)
-        ckpt = _checkpoint(run, options, name, start, end)
+        ckpt = _checkpoint(run, run_prefix(run, options, ident), name, start, end)
         grader = Grader(num_workers=run.grading.workers, timeout=run.grading.timeout)
         with grader, exit_on_signals():
             rows, per_problem = solve_checkpointed(
@@ -116,6 +116,7 @@ def main(cfg: Any) -> dict[str, Any]:
                 run.checkpoint_every,
             )
         metrics = aggregate(per_problem, missing="partial")
+        counts = coverage(per_problem)  # figures not on every problem
         search_s = sum(r["search_seconds"] for r in rows)
         summary |= {
             "start": start,
@@ -123,7 +124,7 @@ def main(cfg: Any) -> dict[str, Any]:
             "num_problems": len(rows),
             "search_seconds": round(search_s, 3),
             "metrics": metrics,
-            "metric_problems": coverage(per_problem),  # figures not on every problem
+            "metric_problems": counts,
             "config": public_config(run),
             "environment": environment(generator, prm),  # config says "auto"; this says what ran
         }
@@ -137,19 +138,19 @@ def main(cfg: Any) -> dict[str, Any]:
     from ttscale.search.steps import StepOptions
 
     one_point = isinstance(options, StepOptions)  # beam search, DVTS, backtracking
-    print(results_table(metrics, num_problems=len(rows), counts=coverage(per_problem),
+    print(results_table(metrics, num_problems=len(rows), counts=counts,
                         one_point=one_point))  # fmt: skip
     print(f"results: {path}")
     return summary
 
 
 def _checkpoint(
-    run: RunConfig, options: Any, name: str, start: int, end: int
+    run: RunConfig, prefix: str, name: str, start: int, end: int
 ) -> ShardCheckpoint | None:
     """This shard's checkpoint folder (None unless checkpoint_every is set)."""
     if run.checkpoint_every is None:
         return None
-    folder = Path(run.storage.results_dir, ".checkpoints", run_prefix(run, options))
+    folder = Path(run.storage.results_dir, ".checkpoints", prefix)
     ckpt = ShardCheckpoint(folder / name / chunk_name(start, end), start, end)
     if run.overwrite:
         ckpt.clear()

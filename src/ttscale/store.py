@@ -75,12 +75,16 @@ class Store(Protocol):
 STORES: Registry[Store] = Registry("store")
 
 
-def build_store(run: Any, options: Any = None) -> Store:
-    """The store that ``run.storage`` names, for this run's identity (model, PRM, approach...)."""
+def build_store(run: Any, options: Any = None, ident: dict[str, Any] | None = None) -> Store:
+    """The store that ``run.storage`` names, for this run's identity (model, PRM, approach...).
+
+    ``ident``: the run's identity when the caller has it already.
+    """
     from ttscale.identity import identity, run_prefix
 
+    ident = ident if ident is not None else identity(run, options)
     return STORES.get(run.storage.name).from_config(
-        run.storage, prefix=run_prefix(run, options), identity=identity(run, options)
+        run.storage, prefix=run_prefix(run, options, ident), identity=ident
     )
 
 
