@@ -19,8 +19,8 @@ import ttscale.config  # noqa: F401  (registers the ${ttscale_root:} resolver)
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def cli(cfg: DictConfig) -> None:
     from ttscale.backends.openai import ServerError  # light: httpx is imported on first use
-    from ttscale.pipeline import main
-    from ttscale.preflight import BAD_INPUT
+    from ttscale.config.preflight import BAD_INPUT
+    from ttscale.run.pipeline import main
 
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -48,7 +48,7 @@ if __name__ == "__main__":
         cli()
     except SystemExit as done:
         if done.code == 1:  # Hydra's own error, printed above: name a mistyped key's fix
-            from ttscale.hints import print_override_hints
+            from ttscale.sweep.hydra import print_override_hints
 
             print_override_hints(sys.argv[1:])
         raise

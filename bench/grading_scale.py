@@ -120,7 +120,7 @@ def naive(pairs: list[tuple[str, str | None]]) -> tuple[float, list[bool]]:
     """One parse+parse+verify per completion, in this process (math-verify's own timeouts)."""
     from math_verify import parse, verify
 
-    from ttscale.answers import _to_parse_input
+    from ttscale.grading.answers import _to_parse_input
 
     t0 = time.perf_counter()
     out = []

@@ -35,8 +35,8 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from ttscale.backends.openai import OpenAIGenerator
+    from ttscale.backends.serve import TransformersServer
     from ttscale.prompts import build_prompt
-    from ttscale.serve import TransformersServer
     from ttscale.toyworld.problems import test_split
     from ttscale.types import SamplingParams
 

@@ -167,14 +167,15 @@ def _tiny(overrides: list[str]) -> list[str]:
 def foreign_chunk(s: Scratch, other: str, mine: str) -> Outcome:
     first = s.run(*_tiny([other]), other)
     theirs = _chunk(s)
-    from ttscale.config import compose, validate
+    from ttscale.config import validate
     from ttscale.identity import run_prefix
-    from ttscale.naming import chunk_name, run_name
+    from ttscale.storage.naming import chunk_name, run_name
+    from ttscale.sweep.hydra import compose
 
-    run, options, schedule = validate(
+    run = validate(
         compose(f"storage.results_dir={s.dir / 'res'}", *_tiny([mine]), mine)
     )  # where this run's chunk goes: another run's is planted there
-    target = s.dir / "res" / run_prefix(run, options) / run_name(run, options, schedule)
+    target = s.dir / "res" / run_prefix(run) / run_name(run)
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(theirs, target / f"{chunk_name(0, 4)}.parquet")
     merge = subprocess.run([sys.executable, str(ROOT / "scripts/merge_chunks.py"), *_tiny([mine]),

@@ -34,9 +34,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ttscale.config import ROOT, compose
-from ttscale.launch import missing_ranges
-from ttscale.naming import parse_chunk_file
+from ttscale.paths import ROOT
+from ttscale.storage.naming import parse_chunk_file
+from ttscale.sweep import missing_ranges
+from ttscale.sweep.hydra import compose
 
 APPROACHES = (
     "best_of_n",
@@ -94,10 +95,10 @@ def run_folder(args, approach: str, n: int) -> Path:
     """Where the pipeline writes the chunks of (approach, n): the run name ignores the rows."""
     from ttscale.config import validate
     from ttscale.identity import run_prefix
-    from ttscale.naming import run_name
+    from ttscale.storage.naming import run_name
 
-    run, options, schedule = validate(compose(*overrides(args, approach, n, 0, 1)))
-    return Path(args.results_dir) / run_prefix(run, options) / run_name(run, options, schedule)
+    run = validate(compose(*overrides(args, approach, n, 0, 1)))
+    return Path(args.results_dir) / run_prefix(run) / run_name(run)
 
 
 def done_ranges(args, approach: str, n: int) -> dict[tuple[int, int], Path]:
@@ -119,7 +120,7 @@ def reach(ranges: list[tuple[int, int]], start: int = 0) -> int:
 
 def run_chunk(args, approach: str, n: int, start: int, end: int) -> None:
     """One pipeline run (skipped by the pipeline when its chunk exists)."""
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     print(f"-- {approach} n={n} rows [{start}, {end})", flush=True)
     main(compose(*overrides(args, approach, n, start, end)))

@@ -23,8 +23,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ttscale.config import compose
-from ttscale.temperature_metrics import early_exit_summary, per_temperature, pooled_vs_single
+from ttscale.metrics.temperature import early_exit_summary, per_temperature, pooled_vs_single
+from ttscale.sweep.hydra import compose
 
 
 def ranges(args) -> list[tuple[int, int]]:
@@ -48,7 +48,7 @@ def ranges(args) -> list[tuple[int, int]]:
 
 def run(args, label: str, *overrides: str) -> tuple[dict[str, Any], list[dict], float]:
     """One configuration over every slice; returns its metrics, its rows and its wall time."""
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     common = [
         f"storage.results_dir={args.results_dir}",

@@ -16,9 +16,9 @@ import tempfile
 
 import pyarrow.parquet as pq
 
-from ttscale.config import compose
 from ttscale.metrics import auc
-from ttscale.pipeline import main
+from ttscale.run.pipeline import main
+from ttscale.sweep.hydra import compose
 
 
 def within_problem_auc(rows) -> tuple[float, int]:

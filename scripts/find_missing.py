@@ -10,7 +10,7 @@ Give the same overrides as the sweep (comma sweeps expand as in Hydra):
 
 A range is missing when no chunk covers it or its chunk does not validate (unreadable or
 truncated parquet, wrong rows, duplicate problems: each is named). Names come from
-ttscale.naming, exactly as run.py writes them. ``--launcher local`` runs the missing
+ttscale.storage.naming, exactly as run.py writes them. ``--launcher local`` runs the missing
 shards one after another in this process; ``--launcher slurm`` runs the hydra command
 ``python run.py -m ... shard.index=i,j`` with ``hydra/launcher=slurm`` unless the sweep
 named a launcher. Exit code: 0 if nothing is (or, after --resubmit, remains) missing.
@@ -24,11 +24,11 @@ import sys
 
 from hydra.errors import HydraException
 
-from ttscale.config import ROOT
-from ttscale.launch import (
+from ttscale.config.preflight import BAD_INPUT
+from ttscale.paths import ROOT
+from ttscale.sweep import (
     RunPlan,
     check,
-    compose_sweep,
     overrides_parser,
     plan_runs,
     rerun_args,
@@ -36,7 +36,7 @@ from ttscale.launch import (
     run_shards_locally,
     shards_for,
 )
-from ttscale.preflight import BAD_INPUT
+from ttscale.sweep.hydra import compose_sweep
 
 
 def slurm_argv(plan: RunPlan, missing: list[tuple[int, int]], *, redacted: bool) -> list[str]:

@@ -20,8 +20,9 @@ import sys
 
 from hydra.errors import HydraException
 
-from ttscale.launch import compose_sweep, merge_sweep, overrides_parser
-from ttscale.preflight import BAD_INPUT
+from ttscale.config.preflight import BAD_INPUT
+from ttscale.sweep import merge_sweep, overrides_parser
+from ttscale.sweep.hydra import compose_sweep
 
 
 def main(argv: list[str] | None = None) -> int:

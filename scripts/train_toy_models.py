@@ -18,15 +18,15 @@ from pathlib import Path
 
 import torch
 
-from ttscale.toyworld.problems import LEVELS, train_stream
-from ttscale.toyworld.tokenizer import build_tokenizer
-from ttscale.toyworld.training import (
+from ttscale.learn.toy_policy import (
     TrainConfig,
     model_config,
     policy_batch,
     save_model,
     train_loop,
 )
+from ttscale.toyworld.problems import LEVELS, train_stream
+from ttscale.toyworld.tokenizer import build_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ def main() -> None:
     if args.stage in ("all", "policy"):
         train_policy(args.out / "toy-policy", args.policy_steps, args.seed)
     if args.stage in ("all", "prm"):
-        from ttscale.toyworld.prm_training import train_prm
+        from ttscale.learn.toy_prm import train_prm
 
         train_prm(args.out / "toy-policy", args.out / "toy-prm", args.prm_steps, args.seed)
     print(f"done in {(time.time() - t0) / 60:.1f} min")

@@ -6,8 +6,9 @@ from typing import Any
 
 from ttscale.config import ShardConfig
 from ttscale.identity import fingerprint, identity
-from ttscale.launch import RunPlan, compose_sweep, plan_runs
-from ttscale.pipeline import select_problems
+from ttscale.run.pipeline import select_problems
+from ttscale.sweep import RunPlan, plan_runs
+from ttscale.sweep.hydra import compose_sweep
 from ttscale.types import Problem
 
 
@@ -58,5 +59,5 @@ def write_chunks(store: Any, plan: RunPlan, *, skip: tuple[int, ...] = ()) -> No
 
 def summary_of(plan: RunPlan) -> dict[str, Any]:
     """The identity part of a chunk summary, as the pipeline writes it for ``plan``."""
-    ident = identity(plan.cfg, plan.options)
+    ident = identity(plan.cfg)
     return {"run": plan.name, "fingerprint": fingerprint(ident), "identity": ident}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ttscale.config import compose  # noqa: F401  (re-exported for tests)
+from ttscale.sweep.hydra import compose  # noqa: F401  (re-exported for tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"

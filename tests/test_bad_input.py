@@ -16,7 +16,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 
 from tests.conftest import ROOT, compose
-from ttscale.preflight import BAD_INPUT
+from ttscale.config.preflight import BAD_INPUT
 
 
 class ModelLoaded(AssertionError):
@@ -41,7 +41,7 @@ def no_model_loads(monkeypatch):
 
 def rejected(make_cfg, *overrides: str) -> str:
     """The error message ``pipeline.main`` raises for ``overrides`` (it must raise)."""
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     cfg = make_cfg(*overrides)
     with pytest.raises(BAD_INPUT) as err:
@@ -173,7 +173,7 @@ CONFIG_CASES = {
 def test_force_limits_accepts_past_the_sane_bounds():
     from ttscale.config import validate
 
-    run, _, _ = validate(compose("n=20000", "force_limits=true", "temperature=4.5"))
+    run = validate(compose("n=20000", "force_limits=true", "temperature=4.5"))
     assert run.n == 20000 and run.temperature == 4.5
 
 
@@ -243,14 +243,14 @@ def test_hydra_rejects_unknown_options_and_keys(override, fragments):
     ],
 )
 def test_a_mistyped_key_gets_the_key_it_resembles(argv, hint):
-    from ttscale.hints import override_hints
+    from ttscale.sweep.hydra import override_hints
 
     (got,) = override_hints(argv)
     assert hint in got and "sk-test" not in got  # values are never echoed
 
 
 def test_no_hint_for_known_or_unlike_keys():
-    from ttscale.hints import override_hints
+    from ttscale.sweep.hydra import override_hints
 
     assert override_hints(["n=4", "approach=dvts", "approach.beam_width=2"]) == []
     assert override_hints(["zzzzzz=1", "+nn=4", "hydra.job.chdir=true"]) == []
@@ -326,14 +326,14 @@ DATASET_CASES = {
 
 
 def test_a_jsonl_with_a_utf8_bom_is_read(make_cfg, tmp_path):
-    from ttscale.pipeline import select_problems
+    from ttscale.run.pipeline import select_problems
 
     path = tmp_path / "bom.jsonl"
     path.write_bytes("\ufeff".encode() + (row(0) + "\n" + row(1) + "\n").encode())
     cfg = make_cfg("dataset=math500", "dataset.source=file", f"dataset.path={path}")
     from ttscale.config import validate
 
-    problems, _, _ = select_problems(validate(cfg)[0])
+    problems, _, _ = select_problems(validate(cfg))
     assert [p.unique_id for p in problems] == ["u0", "u1"]
 
 

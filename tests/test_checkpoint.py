@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ttscale.checkpoint import (
+from ttscale.run.checkpoint import (
     ShardCheckpoint,
     Terminated,
     exit_on_signals,
@@ -131,8 +131,8 @@ def comparable_rows(path: Path) -> list[str]:
 
 def solve_unsharded(results: Path, *overrides: str) -> list[str]:
     """Run the whole dataset slice as one shard in this process; its comparable rows."""
-    from ttscale.config import compose
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
+    from ttscale.sweep.hydra import compose
 
     summary = main(compose(f"storage.results_dir={results}", *overrides))
     return comparable_rows(Path(summary["path"]))

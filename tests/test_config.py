@@ -13,16 +13,16 @@ from ttscale.config import ConfigError, validate
 
 
 def test_default_config_is_valid():
-    run, approach, schedule = validate(compose())
+    run = validate(compose())
     assert run.approach.name == "best_of_n" and run.n == 16
-    assert schedule.slots(3) == [0.8, 0.8, 0.8]
+    assert run.temperature_schedule.slots(3) == [0.8, 0.8, 0.8]
     assert run.model.path.endswith("models/toy-policy")
 
 
 def test_overrides_reach_the_schema():
-    run, _, schedule = validate(compose("n=32", "temperature=0.6", "dataset.num_samples=50"))
+    run = validate(compose("n=32", "temperature=0.6", "dataset.num_samples=50"))
     assert (run.n, run.dataset.num_samples) == (32, 50)
-    assert schedule.slots(1) == [0.6]
+    assert run.temperature_schedule.slots(1) == [0.6]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,8 @@ def test_best_of_n_without_a_prm_fails_at_validation():
 
 def test_a_top_level_temperature_that_the_schedule_ignores_is_an_error():
     from ttscale.config import ConfigError, ignored_overrides
-    from ttscale.launch import compose_sweep, sweep_errors
+    from ttscale.sweep import sweep_errors
+    from ttscale.sweep.hydra import compose_sweep
 
     with pytest.raises(ConfigError, match="temps=hnc samples at temperature_schedule.temperatures"):
         ignored_overrides(compose("temps=hnc"), ["temps=hnc", "temperature=0.6"])

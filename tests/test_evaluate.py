@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from ttscale.evaluate import evaluate
 from ttscale.grading import Grader
-from ttscale.report import results_table
+from ttscale.run.evaluate import evaluate
+from ttscale.run.report import results_table
 from ttscale.types import Problem, SearchResult
 
 

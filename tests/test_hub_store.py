@@ -19,10 +19,11 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError
 
 from tests.chunk_rows import fake_rows, plan_for, problems_of, write_chunks
-from ttscale.config import ConfigError, compose, validate
-from ttscale.hub_store import HubError, HubStore, with_retries
-from ttscale.launch import merge
-from ttscale.store import LocalStore, build_store
+from ttscale.config import ConfigError, validate
+from ttscale.storage import LocalStore, build_store
+from ttscale.storage.hub import HubError, HubStore, with_retries
+from ttscale.sweep import merge
+from ttscale.sweep.hydra import compose
 
 TOKEN = "hf_CANARYtoken0123456789"
 RUN = "ttscale_arith--T-0.8--top_p-1.0--n-2--seed-0--agg_strategy-last"
@@ -288,12 +289,12 @@ def test_hub_storage_needs_a_repo_id_and_accepts_valid_ones():
     with pytest.raises(ConfigError, match=r"storage\.repo_id: required when storage\.name=hub"):
         validate(compose("storage=hub"))
     for ok in ["me/results", "HuggingFaceH4/MATH-500", "org_1/a.b-c", "results"]:
-        assert validate(compose("storage=hub", f"storage.repo_id={ok}"))[0].storage.repo_id == ok
+        assert validate(compose("storage=hub", f"storage.repo_id={ok}")).storage.repo_id == ok
 
 
 def test_a_run_whose_name_agrees_refuses_the_other_runs_branch(tmp_path, api, monkeypatch):
     """Branches carry the run name alone: the identity inside each pushed chunk decides."""
-    from ttscale.store import IdentityError
+    from ttscale.storage import IdentityError
 
     plan, store = _hub_plan(tmp_path, api, monkeypatch, "shard.count=2")
     write_chunks(store, plan)

@@ -7,15 +7,16 @@ import json
 import pytest
 
 from tests.chunk_rows import fake_rows, plan_for, problems_of, summary_of, write_chunks
-from ttscale.config import ConfigError, compose, validate
+from ttscale.config import ConfigError, validate
 from ttscale.identity import differences, fingerprint, identity, run_prefix
-from ttscale.launch import check, merge
-from ttscale.store import IdentityError, LocalStore, read_summary
+from ttscale.storage import IdentityError, LocalStore, read_summary
+from ttscale.sweep import check, merge
+from ttscale.sweep.hydra import compose
 
 
 def _fp(*overrides: str) -> str:
-    run, options, _ = validate(compose(*overrides))
-    return fingerprint(identity(run, options))
+    run = validate(compose(*overrides))
+    return fingerprint(identity(run))
 
 
 BASE = _fp()
@@ -75,15 +76,13 @@ def test_settings_that_cannot_change_a_row_keep_the_identity(override) -> None:
 
 def test_a_run_without_a_prm_does_not_depend_on_the_prm_config() -> None:
     assert _fp("approach=majority") == _fp("approach=majority", "prm=oracle")
-    run, options, _ = validate(compose("approach=majority", "prm=oracle"))
-    assert run_prefix(run, options).split("/")[1] == "none"
+    run = validate(compose("approach=majority", "prm=oracle"))
+    assert run_prefix(run).split("/")[1] == "none"
 
 
 def test_the_identity_holds_no_secret_and_survives_a_moved_checkout() -> None:
-    run, options, _ = validate(
-        compose("model=toy-openai", "model.api_key=sk-planted-secret-123456")
-    )
-    ident = identity(run, options)
+    run = validate(compose("model=toy-openai", "model.api_key=sk-planted-secret-123456"))
+    ident = identity(run)
     assert "sk-planted" not in json.dumps(ident) and "model.api_key" not in ident
     assert ident["model.path"] == "models/toy-policy"  # relative to the checkout
 
@@ -94,10 +93,10 @@ def test_differences_name_the_keys() -> None:
 
 
 def test_results_folders_show_model_prm_and_fingerprint() -> None:
-    run, options, _ = validate(compose("prm=oracle"))
-    model, prm, approach, fp = run_prefix(run, options).split("/")
+    run = validate(compose("prm=oracle"))
+    model, prm, approach, fp = run_prefix(run).split("/")
     assert (model, prm, approach) == ("toy-policy", "oracle", "best_of_n")
-    assert fp == fingerprint(identity(run, options))
+    assert fp == fingerprint(identity(run))
 
 
 # -- every reader refuses another run's chunk ---------------------------------------------------
@@ -137,7 +136,7 @@ def test_a_chunk_without_its_summary_is_invalid(tmp_path) -> None:
 
 
 def test_the_pipeline_refuses_to_skip_or_overwrite_another_runs_chunk(tmp_path) -> None:
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     overrides = ("dataset.num_samples=6", "shard.count=2")
     plan = plan_for(tmp_path / "results", *overrides)

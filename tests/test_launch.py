@@ -14,12 +14,15 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from tests.chunk_rows import fake_rows, plan_for, problems_of, summary_of, write_chunks
-from ttscale.config import ROOT, compose, validate
+from ttscale.config import validate
 from ttscale.data import shard_range
-from ttscale.evaluate import row_metrics
 from ttscale.identity import fingerprint, identity
-from ttscale.launch import (
-    compose_sweep,
+from ttscale.metrics import pass_at_k
+from ttscale.paths import ROOT
+from ttscale.run.evaluate import row_metrics
+from ttscale.run.pipeline import select_problems
+from ttscale.storage import LocalStore, build_store
+from ttscale.sweep import (
     merge,
     merge_intervals,
     merge_sweep,
@@ -28,9 +31,7 @@ from ttscale.launch import (
     rerun_command,
     shards_for,
 )
-from ttscale.metrics import pass_at_k
-from ttscale.pipeline import select_problems
-from ttscale.store import LocalStore, build_store
+from ttscale.sweep.hydra import compose, compose_sweep
 
 
 def test_shard_ranges_cover_uneven_sizes_contiguously():
@@ -163,7 +164,7 @@ def _reran_ranges(command: str) -> list[tuple[int, int]]:
     ranges = []
     indices = sweep.sweep_string_iterator() if sweep.is_sweep_override() else [sweep.value()]
     for i in indices:
-        run = validate(compose(*fixed, f"shard.index={i}"))[0]
+        run = validate(compose(*fixed, f"shard.index={i}"))
         _, start, end = select_problems(run)
         ranges.append((start, end))
     return ranges
@@ -211,7 +212,7 @@ def test_merge_logs_merged_metrics_when_tracking_is_on(tmp_path, monkeypatch):
         def finish(self):
             logged.append("finished")
 
-    monkeypatch.setattr("ttscale.tracking.Tracker", FakeTracker)
+    monkeypatch.setattr("ttscale.run.tracking.Tracker", FakeTracker)
     plan = plan_for(tmp_path, "dataset.num_samples=4", "shard.count=2", "tracking=wandb")
     write_chunks(plan.store(), plan)
     report = merge(plan, progress=False)
@@ -239,8 +240,8 @@ def test_row_metrics_is_what_evaluate_uses(tmp_path):
 
 def test_build_store_follows_storage(tmp_path):
     plan = plan_for(tmp_path, "dataset.num_samples=2")
-    store = build_store(plan.cfg, plan.options)
-    fp = fingerprint(identity(plan.cfg, plan.options))
+    store = build_store(plan.cfg)
+    fp = fingerprint(identity(plan.cfg))
     assert isinstance(store, LocalStore)
     assert store.run_dir("r") == tmp_path / f"toy-policy/toy-prm/best_of_n/{fp}/r"
 
@@ -296,7 +297,7 @@ def _script(name: str):
 def test_sharded_run_with_a_lost_shard_resubmits_and_merges_to_the_unsharded_run(
     tmp_path, capsys, policy_path, prm_path
 ):
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     find_missing, merge_chunks = _script("find_missing"), _script("merge_chunks")
     common = [

@@ -29,7 +29,7 @@ def _copy(tmp_path, damage: str):
     "damage", ["config.json", "truncated weights", "random weights", "tokenizer.json"]
 )
 def test_a_damaged_model_folder_is_one_line_naming_model_path(tmp_path, damage, make_cfg):
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     folder = _copy(tmp_path, damage)
     cfg = make_cfg(f"model.path={folder}", "dataset.num_samples=1", "n=1", "approach=majority")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ttscale.config import compose, validate
-from ttscale.naming import parse_run_name, run_name
+from ttscale.config import validate
+from ttscale.storage.naming import parse_run_name, run_name
+from ttscale.sweep.hydra import compose
 
 
 def _name(*overrides: str) -> str:
-    run, options, schedule = validate(compose(*overrides))
-    return run_name(run, options, schedule)
+    run = validate(compose(*overrides))
+    return run_name(run)
 
 
 def test_best_of_n_name_round_trips() -> None:

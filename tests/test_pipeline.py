@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttscale.metrics import pass_at_k
-from ttscale.pipeline import main
+from ttscale.run.pipeline import main
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,9 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from ttscale.config import compose, validate
-from ttscale.launch import compose_sweep, plan_runs
+from ttscale.config import validate
+from ttscale.sweep import plan_runs
+from ttscale.sweep.hydra import compose, compose_sweep
 
 
 def _commands() -> list[tuple[str, list[str]]]:

@@ -35,7 +35,7 @@ def test_every_real_model_has_a_recipe_per_approach():
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_recipe_validates_with_search_and_learns_defaults(recipe):
-    run, options, _ = validate(compose(f"+recipe={recipe}"))
+    run = validate(compose(f"+recipe={recipe}"))
     model, approach = recipe.split("/") if "/" in recipe else ("llama-3.2-1b-instruct", "best_of_n")
     assert run.model.path == _yaml("model", model).path
     assert run.approach.name == approach
@@ -59,15 +59,19 @@ def test_recipe_validates_with_search_and_learns_defaults(recipe):
     assert run.dataset.name == "HuggingFaceH4/MATH-500" and run.dataset.num_samples == 10
     assert run.temperature_schedule.name == "single"
     if approach != "best_of_n":
-        assert (options.beam_width, options.num_iterations, options.lookahead) == (4, 40, 0)
-        assert run.n % options.beam_width == 0
+        assert (run.approach.beam_width, run.approach.num_iterations, run.approach.lookahead) == (
+            4,
+            40,
+            0,
+        )
+        assert run.n % run.approach.beam_width == 0
 
 
 def test_command_line_overrides_beat_the_recipe():
-    run, options, _ = validate(
+    run = validate(
         compose("+recipe=qwen3-0.6b/dvts", "n=256", "prm=skywork-7b", "approach.lookahead=1")
     )
-    assert (run.n, run.prm.name, options.lookahead) == (256, "skywork", 1)
+    assert (run.n, run.prm.name, run.approach.lookahead) == (256, "skywork", 1)
     assert run.model.path == "Qwen/Qwen3-0.6B"
 
 
@@ -91,7 +95,7 @@ def test_recipe_is_selected_from_the_command_line():
 
 @pytest.mark.parametrize("model", MODELS)
 def test_model_config_validates(model):
-    run, _, _ = validate(compose(f"model={model}", "approach=majority", "prm=none"))
+    run = validate(compose(f"model={model}", "approach=majority", "prm=none"))
     if model in REAL_MODELS:
         assert run.model.system_prompt  # every real model gets an explicit system prompt
         if model.startswith("qwen3"):
@@ -102,7 +106,7 @@ def test_model_config_validates(model):
 
 @pytest.mark.parametrize("prm", PRM_CONFIGS)
 def test_prm_config_validates(prm):
-    run, _, _ = validate(compose(f"prm={prm}", "approach=majority"))
+    run = validate(compose(f"prm={prm}", "approach=majority"))
     assert run.prm.name == "none" or run.prm.name in OPTIONS
     if "path" in OPTIONS.get(run.prm.name, ()):
         assert run.prm.path
@@ -119,7 +123,7 @@ def test_qwen3_thinking_switch_reaches_the_chat_template():
         "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}<assistant>"
         "{% if enable_thinking is defined and enable_thinking is false %}<t></t>{% endif %}"
     )
-    run, _, _ = validate(compose("model=qwen3-0.6b", "approach=majority", "prm=none"))
+    run = validate(compose("model=qwen3-0.6b", "approach=majority", "prm=none"))
     off = build_prompt(tok, "Q?", None, run.model.chat_template_kwargs)
     on = build_prompt(tok, "Q?", None, {"enable_thinking": True})
     assert off == "<user>Q?<assistant><t></t>" and on == "<user>Q?<assistant>"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ttscale.config import ConfigError, compose, validate
-from ttscale.hints import SAL_KEYS, override_hints
+from ttscale.config import ConfigError, validate
+from ttscale.config.hints import SAL_KEYS
+from ttscale.sweep.hydra import compose, override_hints
 
 EXPECTED = {
     "model_path": "model.path",

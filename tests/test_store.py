@@ -6,16 +6,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ttscale.naming import chunk_name
-from ttscale.store import (
+from ttscale.errors import StorageError
+from ttscale.storage import (
     ChunkError,
     LocalStore,
-    StorageError,
     atomic_write_bytes,
-    parse_chunk_file,
-    parse_chunk_name,
     read_valid_chunk,
 )
+from ttscale.storage.naming import chunk_name, parse_chunk_file, parse_chunk_name
 
 
 def test_rows_with_different_columns_keep_every_column(tmp_path):
@@ -133,7 +131,8 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path, monkeypatc
     import errno
     import os
 
-    from ttscale.store import StorageError, atomic_write_bytes
+    from ttscale.errors import StorageError
+    from ttscale.storage import atomic_write_bytes
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from ttscale.temperature_metrics import (
+from ttscale.metrics.temperature import (
     early_exit_summary,
     per_temperature,
     pooled_pass_at_k,

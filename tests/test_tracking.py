@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ttscale.tracking import Tracker, accuracy_curves, flatten, redact
+from ttscale.run.tracking import Tracker, accuracy_curves, flatten, redact
 
 
 def test_flatten_and_redact():
@@ -29,7 +29,7 @@ def _flushed(log, needle: bytes, wait_s: float = 60.0) -> bytes:
 
 @pytest.mark.slow
 def test_wandb_offline_run_logs_config_and_summary(make_cfg, tmp_path, policy_path, monkeypatch):
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     summary = main(

@@ -71,7 +71,7 @@ def _ignored(key: str) -> bool:
 
 def _portable(value: Any) -> Any:
     """A path inside the checkout, relative to it: a moved or re-cloned checkout keeps ids."""
-    from ttscale.config import ROOT
+    from ttscale.paths import ROOT
 
     if isinstance(value, str) and value.startswith("/"):
         try:
@@ -81,18 +81,12 @@ def _portable(value: Any) -> Any:
     return value
 
 
-def uses_prm(run: Any, options: Any = None) -> bool:
-    """Whether the run's approach reads the PRM (majority voting does not)."""
-    return run.prm.name != "none" and getattr(options, "needs_prm", True)
-
-
-def identity(run: Any, options: Any = None) -> dict[str, Any]:
+def identity(run: Any) -> dict[str, Any]:
     """The settings of a validated :class:`~ttscale.config.RunConfig` that can change a row.
 
     Args:
-        run: The validated config.
-        options: The approach's options; an approach that reads no PRM (``needs_prm``
-            false) gets no ``prm.*`` keys, so its identity does not depend on them.
+        run: The validated config. An approach that reads no PRM (``run.uses_prm`` false)
+            gets no ``prm.*`` keys, so its identity does not depend on them.
 
     Returns:
         Flat ``{dotted key: value}``, sorted, JSON-serialisable, without secrets.
@@ -104,7 +98,7 @@ def identity(run: Any, options: Any = None) -> dict[str, Any]:
     for key in sorted(flat):
         if _ignored(key) or is_secret_key(key):
             continue
-        if key.startswith("prm.") and not uses_prm(run, options):
+        if key.startswith("prm.") and not run.uses_prm:
             continue
         value = _portable(flat[key]) if key in _PATH_KEYS else flat[key]
         out[key] = redact(value)  # a URL's password, wherever one is
@@ -126,20 +120,20 @@ def differences(old: dict[str, Any] | None, new: dict[str, Any], limit: int = 8)
     return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
 
 
-def prm_label(run: Any, options: Any = None) -> str:
+def prm_label(run: Any) -> str:
     """The PRM part of a results path: the PRM folder's name, else its family, or ``none``."""
-    if not uses_prm(run, options):
+    if not run.uses_prm:
         return "none"
     path = run.prm.path
     return Path(path.rstrip("/")).name if path else run.prm.name
 
 
-def run_prefix(run: Any, options: Any = None, ident: dict[str, Any] | None = None) -> str:
+def run_prefix(run: Any, ident: dict[str, Any] | None = None) -> str:
     """``{model}/{prm}/{approach}/{fingerprint}``: where a run's folder lives in a store.
 
     The leaf below it is the anchors' run name; the fingerprint level keeps runs whose
     names agree but whose settings differ (max_tokens, a prompt, PRM noise...) apart.
     ``ident``: the run's identity when the caller has it already.
     """
-    fp = fingerprint(ident if ident is not None else identity(run, options))
-    return f"{run.model.name}/{prm_label(run, options)}/{run.approach.name}/{fp}"
+    fp = fingerprint(ident if ident is not None else identity(run))
+    return f"{run.model.name}/{prm_label(run)}/{run.approach.name}/{fp}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 STEP_DELIMITER = "\n\n"
 
 # search-and-learn's default system prompt.
@@ -17,26 +19,35 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+def chat_messages(problem: str, system_prompt: str | None) -> list[dict[str, str]]:
+    """The conversation of one problem; ``system_prompt="default"`` is search-and-learn's."""
+    if system_prompt == "default":
+        system_prompt = DEFAULT_SYSTEM_PROMPT
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return messages + [{"role": "user", "content": problem}]
+
+
+def render_chat(
+    tokenizer, messages: Sequence[dict[str, str]], template_kwargs: dict | None = None
+) -> str:
+    """The one text rendering: the tokenizer's chat template with a generation prompt.
+
+    Step-level search appends steps to this string, so every text backend continues plain
+    text. ``template_kwargs`` are extra template variables (``model.chat_template_kwargs``).
+    A tokenizer without a chat template gets ``system\n\nuser\n``.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=True, **(template_kwargs or {})
+        )
+    return "".join(f"{m['content']}\n\n" for m in messages[:-1]) + f"{messages[-1]['content']}\n"
+
+
 def build_prompt(
     tokenizer, problem: str, system_prompt: str | None, chat_template_kwargs: dict | None = None
 ) -> str:
-    """The text a completion continues: the chat template with a generation prompt.
-
-    Step-level search appends steps to this string, so every backend continues plain text.
-    ``chat_template_kwargs`` are extra template variables (``model.chat_template_kwargs``).
-    """
-    if system_prompt == "default":
-        system_prompt = DEFAULT_SYSTEM_PROMPT
-    messages = []
-    if system_prompt:
-        messages.append({"role": "system", "content": system_prompt})
-    messages.append({"role": "user", "content": problem})
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True, **(chat_template_kwargs or {})
-        )
-    head = f"{system_prompt}\n\n" if system_prompt else ""
-    return f"{head}{problem}\n"
+    """A problem's text prompt through ``tokenizer`` (scripts, preflight, benchmarks)."""
+    return render_chat(tokenizer, chat_messages(problem, system_prompt), chat_template_kwargs)
 
 
 def split_steps(text: str) -> list[str]:

@@ -24,7 +24,6 @@ pickled into every submitit job).
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import re
@@ -32,8 +31,6 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-
-from hydra.experimental.callback import Callback
 
 MASK = "***"
 # Secret values shorter than this are not scrubbed from free text: they would match by chance.
@@ -232,82 +229,13 @@ def protect_cli() -> set[str]:
     return values
 
 
-class RedactedHydraOutput(Callback):
-    """Writes Hydra's ``.hydra/{config,hydra,overrides}.yaml`` with secrets redacted.
-
-    Used with ``hydra.output_subdir: null`` (Hydra then saves nothing itself); if Hydra did
-    save them, they are overwritten. Also scrubs ``sys.argv`` and all output from then on.
-    """
-
-    def __init__(self, subdir: str = ".hydra") -> None:
-        self.subdir = subdir
-
-    def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        """Before Hydra creates its output folder: a read-only or missing mount is one line."""
-        creatable(str(config.hydra.run.dir), "hydra.run.dir (paths.log_dir)")
-
-    def on_job_start(self, config: Any, **kwargs: Any) -> None:
-        from omegaconf import OmegaConf
-
-        raw = OmegaConf.to_container(config, resolve=False)
-        overrides = _overrides(config)
-        try:
-            data = OmegaConf.to_container(config, resolve=True)  # ${oc.env:...} keys too
-        except Exception:  # a broken interpolation: validation will name it
-            data = raw
-        values = secret_values(data, overrides)
-        # wandb records sys.argv as the run's command line; Hydra has parsed it by now
-        sys.argv[:] = [scrub(a, values) for a in sys.argv]
-        protect_output(values)
-        hydra = raw.pop("hydra")
-        out = Path(config.hydra.runtime.output_dir) / (config.hydra.output_subdir or self.subdir)
-        files = {"config.yaml": raw, "hydra.yaml": {"hydra": hydra}, "overrides.yaml": overrides}
-        for name, content in files.items():
-            text = OmegaConf.to_yaml(OmegaConf.create(redact(content)))
-            _write(out / name, scrub(text, values))
-
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        """The sweeper saves ``multirun.yaml`` with the overrides verbatim, after this hook;
-        ttscale's launchers rewrite it redacted before any task starts
-        (:func:`redact_multirun_yaml`), and it is rewritten at the end and at exit too.
-        Only the path is kept here: this callback is pickled into every submitit job."""
-        creatable(str(config.hydra.sweep.dir), "hydra.sweep.dir (paths.log_dir)")
-        self._multirun = str(Path(str(config.hydra.sweep.dir)) / "multirun.yaml")
-        atexit.register(self.on_multirun_end, config)
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        path = getattr(self, "_multirun", None)
-        if path is not None:
-            redact_multirun_yaml(Path(path), _overrides(config))
-
-
-def creatable(folder: str, key: str) -> None:
-    """Create ``folder`` or exit 2 with one line naming ``key`` (Hydra would print a traceback)."""
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        print(f"error: {key}: cannot create {folder!r}: {err.strerror or err}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def redact_multirun_yaml(path: Path, overrides: Iterable[str] = ()) -> None:
     """Rewrite a sweep's ``multirun.yaml`` with every secret (key, URL password) as ``***``."""
+    from ttscale.files import atomic_write_bytes
+
     if not path.is_file():
         return
     text = path.read_text(encoding="utf-8")
     clean = _URL_PASSWORD.sub(rf"\1{MASK}@", scrub(text, secret_values(overrides=overrides)))
     if clean != text:
-        _write(path, clean)
-
-
-def _overrides(config: Any) -> list[str]:
-    """The command-line overrides as given (a value like ``${oops}`` left unresolved)."""
-    from omegaconf import OmegaConf
-
-    return [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False)]
-
-
-def _write(path: Path, text: str) -> None:
-    from ttscale.store import atomic_write_bytes
-
-    atomic_write_bytes(path, text.encode("utf-8"))
+        atomic_write_bytes(path, clean.encode("utf-8"))

@@ -44,5 +44,9 @@ class Registry(Generic[T]):
     def build(self, name: str, *args: Any, **kwargs: Any) -> T:
         return self.get(name)(*args, **kwargs)
 
+    def from_config(self, name: str, cfg: Any, **kwargs: Any) -> T:
+        """The one way a seam is built: ``get(name).from_config(cfg, **kwargs)``."""
+        return self.get(name).from_config(cfg, **kwargs)
+
     def __contains__(self, name: str) -> bool:
         return name in self._entries

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,6 +40,9 @@ class Schedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     Options: ClassVar[type]  # the schema config.validate() checks: the schedule class itself
+    adaptive: ClassVar[bool] = False  # temperatures chosen per problem from earlier samples
+
+    name: str = ""  # the registered name (temps=<name>), set by config.validate
 
     def slots(self, n: int) -> list[float]:
         raise NotImplementedError
@@ -313,17 +316,16 @@ class Cycle(Schedule):
         return "temps_" + "_".join(map(_fmt, self.temperatures))
 
 
-WHOLE_SOLUTION_APPROACHES = ("best_of_n", "majority")  # those that call sample_solutions
-
-
 @_register("early")
 class Early(Schedule):
-    """hotncold's "early" strategy, adaptive per problem.
+    """hotncold's "early" strategy, adaptive per problem (sampled by search/sampling.py).
 
     Probe ``probe`` samples at ``low``. If the most frequent answer has at least ``thresh``
     votes the problem counts as easy and the rest of the budget (n - probe) is sampled at
     ``low``; otherwise at ``high``. The probe is part of the budget n.
     """
+
+    adaptive: ClassVar[bool] = True
 
     probe: int = Field(8, ge=1)
     thresh: int = Field(6, ge=1)
@@ -338,7 +340,7 @@ class Early(Schedule):
     def slots(self, n: int) -> list[float]:
         raise TypeError(
             "temps=early is adaptive: its temperatures depend on the probe's "
-            "answers, so it has no fixed slots (use sample_adaptive)"
+            "answers, so it has no fixed slots (search.sampling samples it)"
         )
 
     def check(self, run) -> list[str]:
@@ -353,44 +355,19 @@ class Early(Schedule):
                 f"n: {run.n} is smaller than temperature_schedule.probe="
                 f"{self.probe}; the probe is part of the budget"
             )
-        if run.approach.name not in WHOLE_SOLUTION_APPROACHES:
+        if not run.approach.whole_solution:
             problems.append(
                 f"temperature_schedule.name: temps=early adapts whole-solution "
-                f"sampling; use approach={' or '.join(WHOLE_SOLUTION_APPROACHES)}"
-                f", got approach={run.approach.name}"
+                f"sampling; use approach=best_of_n or majority, got approach={run.approach.name}"
             )
         return problems
 
     def name_part(self) -> str:
         return f"early_{_fmt(self.low)}_{_fmt(self.high)}__probe_{self.probe}__thresh_{self.thresh}"
 
-    def is_easy(self, texts: Sequence[str]) -> tuple[bool, int]:
-        """(easy?, votes of the top answer) for one problem's probe completions."""
-        from ttscale.grading import extract_answer, normalize_answer
-        from ttscale.plurality import plurality
-
-        keys = [normalize_answer(a) if a else None for a in map(extract_answer, texts)]
-        _, top = plurality([k or None for k in keys])
-        return top >= self.thresh, int(top)
-
-    def sample_adaptive(self, n: int, num_problems: int, draw: Callable[..., list]) -> list:
-        """Probe, decide, fill; two ``draw`` calls for the whole shard.
-
-        ``draw(plans, salt)`` samples ``plans[i]`` (one temperature per slot) for problem i in
-        one generate call and returns its completions in slot order. Returns, per problem,
-        ``(temperatures, completions, counters)``.
-        """
-        probes = draw([[self.low] * self.probe] * num_problems, ())
-        decisions = [self.is_easy([c.text for c in comps]) for comps in probes]
-        fill = [[self.low if easy else self.high] * (n - self.probe) for easy, _ in decisions]
-        # A salt keeps the fill's seeds apart from the probe's at the same temperature.
-        rest = draw(fill, ("fill",)) if n > self.probe else [[] for _ in fill]
-        out = []
-        for comps, extra, plan, (easy, top) in zip(probes, rest, fill, decisions):
-            temps = [self.low] * self.probe + plan
-            counters = {"early_easy": int(easy), "probe_top_votes": top}
-            out.append((temps, list(comps) + list(extra), counters))
-        return out
+    def fill_temperature(self, top_votes: int) -> float:
+        """The rest of the budget's temperature, from the probe's top answer's votes."""
+        return self.low if top_votes >= self.thresh else self.high
 
 
 __all__ = [
@@ -401,18 +378,7 @@ __all__ = [
     "Grid",
     "Cycle",
     "Early",
-    "adaptive_of",
     "blocked_counts",
     "interleave",
     "parse_grid",
 ]
-
-
-def adaptive_of(temperatures: Callable[[int], list[float]]) -> Any:
-    """The adaptive schedule behind ``Context.temperatures`` (its bound ``slots``), or None.
-
-    The pipeline passes ``schedule.slots`` as ``Context.temperatures``; a schedule that decides
-    per problem from earlier samples (``early``) exposes ``sample_adaptive`` on top.
-    """
-    owner = getattr(temperatures, "__self__", None)
-    return owner if hasattr(owner, "sample_adaptive") else None

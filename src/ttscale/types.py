@@ -66,16 +66,35 @@ class Completion:
     logprobs: tuple[float, ...] | None = None
 
 
+@dataclass(frozen=True)
+class ChatPrompt:
+    """A conversation, for a server that applies the chat template itself (endpoint=chat).
+
+    Not a string on purpose: a step search appends text to its prompt, and a chat endpoint
+    cannot continue a partial answer, so ``ChatPrompt + str`` fails loudly.
+    """
+
+    messages: tuple[dict[str, str], ...]
+    template_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. Qwen3's enable_thinking
+
+
+Prompt = str | ChatPrompt  # text to continue, or a conversation
+
+
 @runtime_checkable
 class Generator(Protocol):
     """A text generator: vLLM, transformers or an OpenAI-compatible server.
 
-    Besides :meth:`generate`, the pipeline uses ``tokenizer`` (what renders prompts: a
-    transformers tokenizer with its chat template, or a stand-in that passes chat messages
-    to a server), :meth:`close` and :meth:`describe`.
+    Besides :meth:`generate`, the pipeline uses :meth:`render` (messages to the prompt this
+    backend takes), :meth:`close` and :meth:`describe`. ``tokenizer`` is the model's
+    tokenizer where one is loaded (token counts, prompt lengths), else None.
     """
 
     tokenizer: Any
+
+    def render(self, messages: Sequence[dict[str, str]], **template_kwargs: Any) -> Prompt:
+        """The prompt for a conversation: chat-template text, or a :class:`ChatPrompt`."""
+        ...
 
     def close(self) -> None:
         """Release what the generator holds (a server it started); safe to call twice."""
@@ -86,7 +105,7 @@ class Generator(Protocol):
         ...
 
     def generate(
-        self, prompts: Sequence[str], params: Sequence[SamplingParams]
+        self, prompts: Sequence[Prompt], params: Sequence[SamplingParams]
     ) -> list[list[Completion]]:
         """Sample ``params[i].n`` completions of ``prompts[i]`` for every i.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ttscale.config import compose
+from ttscale.sweep.hydra import compose
 
 # Two approaches, three temperature settings, two seeds of one configuration.
 RUNS: tuple[tuple[str, ...], ...] = (
@@ -23,7 +23,7 @@ RUNS: tuple[tuple[str, ...], ...] = (
 @pytest.fixture(scope="session")
 def toy_results(tmp_path_factory, policy_path) -> Path:
     """``results/`` with 5 real toy runs: 4 problems (levels 1-4), n=4, short completions."""
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     root = tmp_path_factory.mktemp("analysis") / "results"
     for overrides in RUNS:

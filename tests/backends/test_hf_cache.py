@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ttscale.toyworld.training import prompt_of
+from ttscale.learn.toy_policy import prompt_of
 from ttscale.types import SamplingParams
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ttscale.config import ConfigError, validate
-from ttscale.threads import available_cpus, set_torch_threads
+from ttscale.run.threads import available_cpus, set_torch_threads
 
 
 def test_env_decides_before_affinity(monkeypatch):
@@ -31,7 +31,7 @@ def test_set_and_default(monkeypatch):
 
 
 def test_config_key_is_checked(make_cfg):
-    assert validate(make_cfg("threads=2"))[0].threads == 2
-    assert validate(make_cfg())[0].threads is None
+    assert validate(make_cfg("threads=2")).threads == 2
+    assert validate(make_cfg()).threads is None
     with pytest.raises(ConfigError, match="threads: "):
         validate(make_cfg("threads=0"))

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ttscale.backends.openai import ChatPrompt, OpenAIGenerator, ServerError
+from ttscale.backends.openai import OpenAIGenerator, ServerError
 from ttscale.config import ConfigError, validate
-from ttscale.prompts import build_prompt
-from ttscale.types import SamplingParams
+from ttscale.prompts import chat_messages
+from ttscale.types import ChatPrompt, SamplingParams
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -225,7 +225,7 @@ def test_client_errors_are_not_retried(server):
 
 
 def test_unreachable_server_fails_clearly():
-    from ttscale.serve import free_port
+    from ttscale.backends.serve import free_port
 
     gen = OpenAIGenerator(
         f"http://127.0.0.1:{free_port()}", model="m", max_retries=1, backoff=0.01, progress=False
@@ -256,7 +256,7 @@ def test_api_key_is_sent_and_never_shown(server, monkeypatch):
 
 def test_chat_mode_sends_the_conversation(server):
     gen = make(server, endpoint="chat")
-    prompt = build_prompt(gen.tokenizer, "Compute 5+6.", "Be brief.")
+    prompt = gen.render(chat_messages("Compute 5+6.", "Be brief."))
     assert isinstance(prompt, ChatPrompt)
     server.scripts["Compute 5+6."] = [{"text": "11", "finish_reason": "stop"}]
     (c,) = gen.generate([prompt], [SamplingParams()])[0]
@@ -266,14 +266,17 @@ def test_chat_mode_sends_the_conversation(server):
         {"role": "user", "content": "Compute 5+6."},
     ]
     assert "chat_template_kwargs" not in server.requests[-1]
-    thinking = build_prompt(gen.tokenizer, "Compute 5+6.", None, {"enable_thinking": False})
+    thinking = gen.render(chat_messages("Compute 5+6.", None), enable_thinking=False)
     gen.generate([thinking], [SamplingParams()])
     assert server.requests[-1]["chat_template_kwargs"] == {"enable_thinking": False}
-    # Step search appends to the prompt: a chat endpoint cannot continue it.
+    # Step search appends to the prompt: a conversation cannot be continued, and a chat
+    # endpoint refuses text to continue.
+    with pytest.raises(TypeError):
+        prompt + "7*3=21\n\n"
     with pytest.raises(
         ValueError, match="prompt 0: model.endpoint=chat .* model.endpoint=completions"
     ):
-        gen.generate([prompt + "7*3=21\n\n"], [SamplingParams()])
+        gen.generate(["Compute 5+6.\n7*3=21\n\n"], [SamplingParams()])
 
 
 def test_token_count_falls_back_to_the_tokenizer(server):
@@ -289,7 +292,7 @@ def test_token_count_falls_back_to_the_tokenizer(server):
 @pytest.mark.slow
 def test_pipeline_reports_a_dead_server_clearly(server, make_cfg, policy_path):
     """A server that always fails ends the run with the request named, not a hang."""
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     server.scripts.default_factory = lambda: [{"status": 500}] * 10  # every prompt fails
     cfg = make_cfg(
@@ -318,7 +321,7 @@ def test_config_rules(make_cfg):
         validate(make_cfg("model=toy-openai", "model.serve=false", "model.base_url=localhost:1"))
     with pytest.raises(ConfigError, match="model.endpoint: chat .*approach=beam_search"):
         validate(make_cfg("model=toy-openai", "model.endpoint=chat", "approach=beam_search"))
-    run, _, _ = validate(make_cfg("model=toy-openai", "model.endpoint=chat", "approach=majority"))
+    run = validate(make_cfg("model=toy-openai", "model.endpoint=chat", "approach=majority"))
     assert run.model.endpoint == "chat"
     with pytest.raises(ConfigError, match="model.timeout"):
         validate(make_cfg("model=toy-openai", "model.timeout=0"))
@@ -421,7 +424,7 @@ def test_logprobs_are_asked_for_and_read_on_both_endpoints(server):
     ]
     gen = make(server, endpoint="chat")
     (c,) = gen.generate(
-        [ChatPrompt([{"role": "user", "content": "b"}])], [SamplingParams(logprobs=True)]
+        [ChatPrompt(({"role": "user", "content": "b"},))], [SamplingParams(logprobs=True)]
     )[0]
     assert c.logprobs == (-2.0,) and server.requests[-1]["logprobs"] is True
     server.scripts["c"] = [{"text": "q"}]  # not asked: not sent, not read

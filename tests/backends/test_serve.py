@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ttscale.pipeline import main
-from ttscale.serve import ServerStartError, TransformersServer
+from ttscale.backends.serve import ServerStartError, TransformersServer
+from ttscale.run.pipeline import main
 from ttscale.types import SamplingParams
 
 
@@ -91,7 +91,7 @@ def test_the_server_dies_with_a_run_killed_by_sigkill(tmp_path):
 
     script = (
         "import sys, time\n"
-        "from ttscale.serve import TransformersServer\n"
+        "from ttscale.backends.serve import TransformersServer\n"
         f"s = TransformersServer('m', command={stand_in(tmp_path)!r})\n"
         "s.start()\n"
         "print(s.proc.pid, s.workdir, flush=True)\n"
@@ -184,7 +184,7 @@ def test_same_results_as_the_in_process_backend(make_cfg, toy_server):
 @pytest.mark.slow
 def test_server_sampling_honours_temperature_and_seed(toy_server, policy_path, hf_generator):
     from ttscale.backends.openai import OpenAIGenerator
-    from ttscale.toyworld.training import prompt_of
+    from ttscale.learn.toy_policy import prompt_of
 
     # transformers serve answers only for the model it was started with: its path. It seeds
     # one global RNG per request, so two requests in flight at once interleave their draws:

@@ -70,7 +70,7 @@ def fake_vllm(monkeypatch):
 
 
 def test_engine_options_come_from_the_config(fake_vllm, make_cfg):
-    run, _, _ = validate(
+    run = validate(
         make_cfg(
             "model=toy-vllm",
             "model.dtype=bfloat16",
@@ -189,7 +189,7 @@ def test_gpu_memory_shares_of_engine_and_prm_must_fit(make_cfg):
             )
         )
     assert "model.gpu_memory_utilization (0.7) + prm.gpu_memory_utilization (0.4)" in str(err.value)
-    run, _, _ = validate(
+    run = validate(
         make_cfg(
             "model=toy-vllm",
             "model.gpu_memory_utilization=0.6",

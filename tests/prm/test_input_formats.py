@@ -79,11 +79,12 @@ def test_qwen_math_prm_assistant_turn_in_both_formats() -> None:
 
 
 def test_input_format_is_checked_and_sal_recipes_set_it() -> None:
-    from ttscale.config import ConfigError, compose, validate
+    from ttscale.config import ConfigError, validate
+    from ttscale.sweep.hydra import compose
 
     with pytest.raises(ConfigError, match="input_format"):
         validate(compose("prm.input_format=model_card"))
-    run, _, _ = validate(compose("+recipe=llama-3.2-1b-instruct/best_of_n"))
+    run = validate(compose("+recipe=llama-3.2-1b-instruct/best_of_n"))
     assert run.prm.input_format == "sal" and run.prm.name == "rlhflow"
 
 

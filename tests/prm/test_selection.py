@@ -54,5 +54,5 @@ def test_config_errors_name_the_prm_key():
 
 
 def test_math_shepherd_config_pins_the_reference_token_ids():
-    run, _, _ = validate(compose("prm=math-shepherd"))
+    run = validate(compose("prm=math-shepherd"))
     assert run.prm.token_ids == {"step_tag": 12902, "good_token": 648, "bad_token": 387}

@@ -7,7 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from ttscale.pipeline import main
+from ttscale.run.pipeline import main
 
 SMALL = {
     "beam_search": ["approach.beam_width=2"],

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import compose
 from ttscale.config import ConfigError, validate
-from ttscale.naming import run_name
+from ttscale.storage.naming import run_name
 
 
 @pytest.mark.parametrize(
@@ -50,13 +50,13 @@ def test_bad_options_fail_validation_naming_the_key(overrides, message):
     "approach", ["beam_search", "dvts", "collective_backtrack", "independent_backtrack"]
 )
 def test_default_configs_are_valid(approach):
-    run, options, _ = validate(compose(f"approach={approach}", "n=4"))
-    assert options.needs_prm and run.approach.name == approach
+    run = validate(compose(f"approach={approach}", "n=4"))
+    assert run.approach.needs_prm and run.approach.name == approach
 
 
 def test_run_names_keep_the_anchor_grammar_and_tell_non_default_runs_apart():
     def name(*overrides):
-        return run_name(*validate(compose(*overrides)))
+        return run_name(validate(compose(*overrides)))
 
     tail = "--m-4--iters-40--look-0--seed-0--agg_strategy--last"
     assert name("approach=beam_search").endswith(tail)

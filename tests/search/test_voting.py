@@ -180,10 +180,8 @@ def test_minimum_above_the_per_temperature_budget_is_a_config_error():
         validate(
             compose("approach=two_stage_voting", "temps=grid", "approach.min_samples_per_temp=5")
         )
-    run_, options, _ = validate(
-        compose("approach=two_stage_voting", "temps=grid", "approach.early_exit=false")
-    )
-    assert options.name_part().endswith("--no_exit")
+    run_ = validate(compose("approach=two_stage_voting", "temps=grid", "approach.early_exit=false"))
+    assert run_.approach.name_part().endswith("--no_exit")
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +192,7 @@ def test_minimum_above_the_per_temperature_budget_is_a_config_error():
 @pytest.mark.slow
 def test_e2e_two_stage_voting(make_cfg, policy_path):
     from ttscale.grading import extract_answer, normalize_answer
-    from ttscale.pipeline import main
+    from ttscale.run.pipeline import main
 
     summary = main(
         make_cfg(

@@ -96,12 +96,12 @@ def test_wait_false_says_how_to_follow_the_jobs():
 
 
 def test_basic_launcher_callback_merges_the_completed_tasks(monkeypatch):
-    import ttscale.launch
+    import ttscale.sweep
     from hydra_plugins.ttscale_launcher.callbacks import MergeAfterSweep
 
     merged = []
     monkeypatch.setattr(
-        ttscale.launch, "merge_sweep", lambda cfgs, progress: merged.append((cfgs, progress)) or 0
+        ttscale.sweep, "merge_sweep", lambda cfgs, progress: merged.append((cfgs, progress)) or 0
     )
     cb = MergeAfterSweep()
     cb.on_multirun_end(config=None)
@@ -111,7 +111,7 @@ def test_basic_launcher_callback_merges_the_completed_tasks(monkeypatch):
     cb.on_job_end(cfg1, JobReturn(status=JobStatus.FAILED))
     cb.on_multirun_end(config=None)
     assert merged == [([cfg0], False)]  # progress=false: no merge progress bar either
-    monkeypatch.setattr(ttscale.launch, "merge_sweep", lambda cfgs, progress: 1)  # rows missing
+    monkeypatch.setattr(ttscale.sweep, "merge_sweep", lambda cfgs, progress: 1)  # rows missing
     with pytest.raises(SystemExit, match="missing or invalid chunks"):
         cb.on_multirun_end(config=None)
 

@@ -24,7 +24,7 @@ class MergeAfterSweep(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if not self.cfgs:
             return
-        from ttscale.launch import merge_sweep
+        from ttscale.sweep import merge_sweep
 
         progress = bool(self.cfgs[0].get("progress", True))  # progress=false: no merge bar
         # The report printed says what is missing and how to rerun it.

@@ -2,7 +2,7 @@
 
 ``hydra/launcher=submitit_slurm`` (registered here over hydra-submitit-launcher's own entry,
 with all its keys) submits the sweep as one Slurm job array, then a merge job with
-``--dependency=afterany:<array id>`` that runs :func:`ttscale.launch.merge_sweep` on the
+``--dependency=afterany:<array id>`` that runs :func:`ttscale.sweep.merge_sweep` on the
 tasks' configs. ``hydra.launcher.wait=true`` (default) follows the array and the merge with a
 progress bar and prints the merge report; ``wait=false`` prints the job ids, how to follow
 them and where the logs are, and returns at once. ``submitit_local`` runs the tasks as local
@@ -10,7 +10,7 @@ processes, then merges in this process. A task that dies shows up in ``sacct`` (
 cluster runs slurmdbd), so the launcher never waits forever on it.
 
 Every launcher here, Hydra's ``basic`` name included (:class:`CheckedBasicLauncher`), checks
-every task's input (:func:`ttscale.launch.sweep_errors`) before any task runs or is submitted.
+every task's input (:func:`ttscale.sweep.sweep_errors`) before any task runs or is submitted.
 
 No ``from __future__ import annotations`` here: Hydra's plugin scan executes this module
 outside ``sys.modules``, where dataclasses cannot resolve string annotations.
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -35,6 +34,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
     LocalLauncher,
     SlurmLauncher,
 )
+
+from ttscale.sweep.hydra import BasicLauncher  # the one module that imports hydra._internal
 
 log = logging.getLogger(__name__)
 _OWN_KEYS = ("wait", "merge", "merge_timeout_min", "poll_s")
@@ -74,8 +75,8 @@ def _task_configs(launcher: Any, job_overrides: Sequence[Sequence[str]]) -> list
     First, the sweeper's ``multirun.yaml`` (written with the overrides verbatim) is rewritten
     redacted: a sweep killed from now on leaves no secret in it.
     """
-    from ttscale.launch import sweep_errors
     from ttscale.redact import redact_multirun_yaml
+    from ttscale.sweep import sweep_errors
 
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     redact_multirun_yaml(sweep_dir / "multirun.yaml", [o for ov in job_overrides for o in ov])
@@ -122,7 +123,7 @@ class MergeIncomplete(RuntimeError):
 
 def run_merge(cfgs: list[Any]) -> int:
     """The merge job: merge every run of the sweep; fail (non-zero) if any is incomplete."""
-    from ttscale.launch import merge_sweep
+    from ttscale.sweep import merge_sweep
 
     code = merge_sweep(cfgs, progress=False)
     if code:
@@ -274,7 +275,7 @@ class LocalMergeLauncher(_MergeMixin, LocalLauncher):
             )
         _follow(jobs, self.options.poll_s, "local tasks")
         if self.options.merge:
-            from ttscale.launch import merge_sweep
+            from ttscale.sweep import merge_sweep
 
             return _checked(_returns(jobs, overrides), merge_sweep(cfgs) == 0)
         return _returns(jobs, overrides)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ttscale.analysis.plots import Series, heatmap, line_plot, slug
 from ttscale.analysis.stats import GroupMetrics, level_of_rate
-from ttscale.temperatures import WHOLE_SOLUTION_APPROACHES
+from ttscale.search import whole_solution
 
 __all__ = ["ANALYSES", "Section", "headline"]
 
@@ -141,7 +141,7 @@ def _compute_points(gs: Sequence[GroupMetrics]) -> Series:
     """
     g0 = gs[0]
     method = headline(g0)
-    if g0.approach in WHOLE_SOLUTION_APPROACHES and len(gs) == 1:
+    if whole_solution(g0.approach) and len(gs) == 1:
         N, ns = _n(g0), [n for n in sizes(g0) if f"{method}@{n}" in g0.mean]
         x = [_tokens(g0) * n / N for n in ns]
         y = [g0.mean[f"{method}@{n}"] for n in ns]

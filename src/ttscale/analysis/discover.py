@@ -1,6 +1,6 @@
 """Find runs: in a local results folder, or in a Hub dataset whose configs follow the grammar.
 
-Local layout (what :mod:`ttscale.store` writes):
+Local layout (what :mod:`ttscale.storage` writes):
 ``{results_dir}/{model}/{prm}/{approach}/{fingerprint}/{run name}/`` holding
 ``chunk-{start}_{end}.parquet`` shards and/or a merged parquet (any other name). A folder with
 a merged file is read from it alone; otherwise its chunks are read together, and they must
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ttscale.naming import RunName, parse_chunk_name, parse_run_name
+from ttscale.storage.naming import RunName, parse_chunk_name, parse_run_name
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _sal_output(path: Path, root: Path) -> RunName | None:
 def _identity_of(files: list[Path]) -> tuple[dict | None, str | None]:
     """The summary and fingerprint that a run's files share; a mix is a ValueError naming them."""
     from ttscale.identity import differences
-    from ttscale.store import read_summary
+    from ttscale.storage import read_summary
 
     summaries = [read_summary(f) if f.suffix == ".parquet" else None for f in files]
     prints = [(s or {}).get("fingerprint") for s in summaries]

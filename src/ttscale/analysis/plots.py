@@ -43,7 +43,7 @@ def _save(fig, path: Path) -> Path:
     """Write atomically: a reader of the report never sees half a PNG."""
     import io
 
-    from ttscale.store import atomic_write_bytes
+    from ttscale.storage import atomic_write_bytes
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ttscale.analysis.compare import Section
-from ttscale.store import atomic_write_bytes
+from ttscale.storage import atomic_write_bytes
 
 __all__ = ["console_table", "markdown_table", "write_report"]
 

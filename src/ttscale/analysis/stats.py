@@ -1,7 +1,7 @@
 """Metrics of one run (overall, per level, per temperature) and of a seed group.
 
 Every number comes from :mod:`ttscale.metrics` (``problem_metrics``, ``aggregate``) and
-:mod:`ttscale.temperature_metrics`; this module only slices problems and summarises seeds.
+:mod:`ttscale.metrics.temperature`; this module only slices problems and summarises seeds.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from ttscale.analysis.discover import Run
 from ttscale.analysis.load import Problem
 from ttscale.metrics import aggregate, problem_metrics
-from ttscale.temperature_metrics import per_temperature
+from ttscale.metrics.temperature import per_temperature
 
 __all__ = [
     "LEVEL_BINS",

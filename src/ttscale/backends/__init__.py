@@ -19,18 +19,7 @@ def build_generator(model, *, seed: int, progress: bool = True) -> Generator:
 
     Pass the result to :func:`close_generator` when done: a backend may own a server.
     """
-    cls = BACKENDS.get(model.backend)
-    if model.backend == "hf":
-        return cls(
-            model.path,
-            device=model.device,
-            dtype=model.dtype,
-            batch_size=model.batch_size,
-            seed=seed,
-            progress=progress,
-            trust_remote_code=model.trust_remote_code,
-        )
-    return cls.from_config(model, seed=seed, progress=progress)
+    return BACKENDS.from_config(model.backend, model, seed=seed, progress=progress)
 
 
 def close_generator(generator: Generator | None) -> None:

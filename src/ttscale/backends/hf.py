@@ -20,6 +20,7 @@ import torch
 from transformers.cache_utils import DynamicLayer
 
 from ttscale.loading import loading
+from ttscale.prompts import render_chat
 from ttscale.types import Completion, SamplingParams, derive_seed
 
 # transformers 5.x's own LlamaForCausalLM passes the deprecated name to its inner model.
@@ -96,6 +97,23 @@ class HFGenerator:
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+    @classmethod
+    def from_config(cls, model: Any, *, seed: int = 0, progress: bool = True) -> HFGenerator:
+        """Build from a :class:`ttscale.config.ModelConfig`."""
+        return cls(
+            model.path,
+            device=model.device,
+            dtype=model.dtype,
+            batch_size=model.batch_size,
+            seed=seed,
+            progress=progress,
+            trust_remote_code=model.trust_remote_code,
+        )
+
+    def render(self, messages, **template_kwargs: Any) -> str:
+        """See :class:`ttscale.types.Generator`: the tokenizer's chat template."""
+        return render_chat(self.tokenizer, messages, template_kwargs)
 
     def close(self) -> None:
         """Nothing to release: the weights go with the object."""

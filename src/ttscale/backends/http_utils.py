@@ -1,4 +1,4 @@
-"""Small helpers for backends that talk HTTP: retry delays, safe messages, sync over async."""
+"""Small helpers for backends that talk HTTP: safe messages, sync over async."""
 
 from __future__ import annotations
 
@@ -6,16 +6,6 @@ import asyncio
 import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-MAX_BACKOFF = 30.0  # seconds: a long Retry-After or a deep retry still ends
-
-
-def retry_after(value: str | None) -> float:
-    """Seconds from a Retry-After header (capped); 0 when absent or an HTTP date."""
-    try:
-        return min(MAX_BACKOFF, max(0.0, float(value))) if value else 0.0
-    except ValueError:  # an HTTP date: fall back to our own backoff
-        return 0.0
 
 
 def excerpt(text: str | bytes, limit: int = 200) -> str:

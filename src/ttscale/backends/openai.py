@@ -31,48 +31,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ttscale import retry
 from ttscale.backends import params_per_prompt, request_seed
-from ttscale.backends.http_utils import MAX_BACKOFF, excerpt, retry_after, run_sync, safe_url
-from ttscale.types import Completion, FinishReason, SamplingParams, derive_seed
+from ttscale.backends.http_utils import excerpt, run_sync, safe_url
+from ttscale.backends.openai_reply import BadReply, finish_of, logprobs_of, served_model
+from ttscale.prompts import render_chat
+from ttscale.types import ChatPrompt, Completion, FinishReason, Prompt, SamplingParams, derive_seed
 
 log = logging.getLogger("ttscale")
+MAX_BACKOFF = 30.0  # seconds: a long Retry-After or a deep retry still ends
 
 
 class ServerError(RuntimeError):
     """A request to the server failed for good (after retries, or a non-retryable reply)."""
-
-
-class BadReply(ValueError):
-    """A reply that is not what the OpenAI API promises (retried, then a ServerError)."""
-
-
-class ChatPrompt(str):
-    """A conversation (``.messages``) that also reads as plain text.
-
-    In chat mode the pipeline's prompt builder gets these from :class:`ServerChatTemplate`.
-    Appending text to one (step-level search continuing a partial solution) gives a plain
-    ``str``, which chat mode rejects: a chat endpoint cannot continue a partial answer.
-    """
-
-    messages: list[dict[str, str]]
-    template_kwargs: dict[str, Any]
-
-    def __new__(cls, messages: list[dict[str, str]], **template_kwargs: Any) -> ChatPrompt:
-        obj = super().__new__(cls, "\n\n".join(m["content"] for m in messages))
-        obj.messages = [dict(m) for m in messages]
-        obj.template_kwargs = template_kwargs  # e.g. Qwen3's enable_thinking
-        return obj
-
-
-class ServerChatTemplate:
-    """Stands in for a tokenizer in chat mode: the server applies the real chat template."""
-
-    chat_template = "applied by the server"
-
-    def apply_chat_template(
-        self, messages, tokenize: bool = False, add_generation_prompt: bool = True, **kwargs: Any
-    ) -> ChatPrompt:
-        return ChatPrompt(messages, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -139,9 +110,8 @@ class OpenAIGenerator:
         self.extra_body = dict(extra_body or {})
         self.progress = progress
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
-        self._counter = tokenizer  # counts tokens when a reply has no usage
         # What the pipeline's prompt builder reads.
-        self.tokenizer = tokenizer if endpoint == "completions" else ServerChatTemplate()
+        self.tokenizer = tokenizer  # renders completion prompts; counts tokens without usage
         self._rng = random.Random(seed)
         self._server = server
         # httpx logs every request at INFO: thousands of lines per shard under Hydra's logging.
@@ -154,7 +124,7 @@ class OpenAIGenerator:
         tokenizer = _load_tokenizer(model)
         server, base_url = None, model.base_url
         if model.serve:
-            from ttscale.serve import TransformersServer
+            from ttscale.backends.serve import TransformersServer
 
             cpu = model.device == "cpu"
             server = TransformersServer(
@@ -169,7 +139,7 @@ class OpenAIGenerator:
             base_url = server.start()
         name = model.served_name
         if name is None and not model.serve:  # a server started by hand: ask what it serves
-            name = _served_model(base_url, model.api_key, model.timeout)
+            name = served_model(base_url, model.api_key, model.timeout)
         try:
             return cls(
                 base_url,
@@ -203,6 +173,13 @@ class OpenAIGenerator:
         return {"backend": "openai", "endpoint": self.endpoint, "model": self.model,
                 "server": "started by the run" if self._server else "given (model.base_url)"}  # fmt: skip
 
+    def render(self, messages, **template_kwargs: Any) -> Prompt:
+        """See :class:`ttscale.types.Generator`: chat mode sends the conversation itself
+        (the server applies the template); completions mode renders it with the tokenizer."""
+        if self.endpoint == "chat":
+            return ChatPrompt(tuple(dict(m) for m in messages), dict(template_kwargs))
+        return render_chat(self.tokenizer, messages, template_kwargs)
+
     def close(self) -> None:
         """Stop the server this generator started, if any (idempotent)."""
         if self._server is not None:
@@ -210,7 +187,7 @@ class OpenAIGenerator:
             self._server = None
 
     def generate(
-        self, prompts: Sequence[str], params: Sequence[SamplingParams] | SamplingParams
+        self, prompts: Sequence[Prompt], params: Sequence[SamplingParams] | SamplingParams
     ) -> list[list[Completion]]:
         """See :class:`ttscale.types.Generator`."""
         params = params_per_prompt(prompts, params)
@@ -230,18 +207,22 @@ class OpenAIGenerator:
         # 31 bits: every server (and JSON in any language) takes it as a plain int.
         return [derive_seed(base, j) & 0x7FFFFFFF for j in range(p.n)]
 
-    def _body(self, i: int, prompt: str, p: SamplingParams, seed: int) -> dict[str, Any]:
+    def _body(self, i: int, prompt: Prompt, p: SamplingParams, seed: int) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
-        if self.endpoint == "completions":
-            body["prompt"] = str(prompt)
-        elif isinstance(prompt, ChatPrompt):
-            body["messages"] = prompt.messages
+        if self.endpoint == "completions" and isinstance(prompt, str):
+            body["prompt"] = prompt
+        elif self.endpoint == "chat" and isinstance(prompt, ChatPrompt):
+            body["messages"] = list(prompt.messages)
             if prompt.template_kwargs:  # vLLM serve and transformers serve read this field
                 body["chat_template_kwargs"] = prompt.template_kwargs
-        else:
+        elif self.endpoint == "chat":
             raise ValueError(
                 f"prompt {i}: model.endpoint=chat sends whole conversations and cannot "
                 "continue a partial solution; use model.endpoint=completions for step search"
+            )
+        else:
+            raise TypeError(
+                f"prompt {i}: model.endpoint=completions continues text, got {prompt!r}"
             )
         body |= {
             "max_tokens": p.max_tokens,
@@ -284,13 +265,14 @@ class OpenAIGenerator:
         """One request with retries; a :class:`ServerError` naming it when it fails for good."""
         import httpx
 
-        problem, wait = "", 0.0
+        problem, header = "", None
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self._check_budget(r, problem, attempt)
-                await asyncio.sleep(min(wait or self._delay(attempt), self._budget_left()))
+                wait = retry.delay(attempt, self.backoff, MAX_BACKOFF, header)
+                await asyncio.sleep(min(wait, self._budget_left()))
                 self._check_budget(r, problem, attempt)
-            wait = 0.0
+            header = None
             async with sem:
                 limit = min(self.timeout, max(self._budget_left(), 0.01))
                 try:
@@ -307,7 +289,7 @@ class OpenAIGenerator:
                 problem = f"HTTP {resp.status_code}: {excerpt(resp.text)}"
                 if resp.status_code not in (408, 429) and resp.status_code < 500:
                     raise self._error(r, problem, attempt + 1)
-                wait = retry_after(resp.headers.get("retry-after"))
+                header = resp.headers.get("retry-after")
                 self._failed()
                 continue
             try:
@@ -337,10 +319,6 @@ class OpenAIGenerator:
                 "(model.fail_after): stopping", attempts,
             )  # fmt: skip
 
-    def _delay(self, attempt: int) -> float:
-        # Full jitter: concurrent requests that failed together do not retry together.
-        return random.uniform(0, min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
-
     def _error(self, r: _Request, problem: str, attempts: int) -> ServerError:
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         msg = (
@@ -367,9 +345,9 @@ class OpenAIGenerator:
             text = choice["message"].get("content") or ""
         if not isinstance(text, str):
             raise BadReply(f"the choice has no text: {excerpt(content)}")
-        text, finish = _finish(text, choice, r.stop)
+        text, finish = finish_of(text, choice, r.stop)
         count = self._count(data, text, finish, r.body["max_tokens"])
-        logprobs = _logprobs(choice) if "logprobs" in r.body else None
+        logprobs = logprobs_of(choice) if "logprobs" in r.body else None
         return Completion(text, count, finish, logprobs)
 
     def _count(self, data: dict[str, Any], text: str, finish: FinishReason, max_tokens: int) -> int:
@@ -378,9 +356,9 @@ class OpenAIGenerator:
         if isinstance(tokens, int) and tokens >= 0:
             # One choice per request: the reply's usage is this sample's. A token is at
             # least one byte of text (the EOS aside), and no reply is longer than asked.
-            if tokens <= min(max_tokens, len(text.encode()) + 1) or self._counter is None:
+            if tokens <= min(max_tokens, len(text.encode()) + 1) or self.tokenizer is None:
                 return tokens
-            counted = len(self._counter(text, add_special_tokens=False).input_ids)
+            counted = len(self.tokenizer(text, add_special_tokens=False).input_ids)
             counted += finish == "eos"  # the EOS token is generated too
             log.warning(
                 "openai backend: the reply claims %d completion tokens for %d characters "
@@ -388,65 +366,10 @@ class OpenAIGenerator:
                 tokens, len(text), max_tokens, counted,
             )  # fmt: skip
             return counted
-        if self._counter is None:
+        if self.tokenizer is None:
             raise BadReply("reply has no usage.completion_tokens and no tokenizer to count")
-        ids = self._counter(text, add_special_tokens=False).input_ids
+        ids = self.tokenizer(text, add_special_tokens=False).input_ids
         return len(ids) + (finish == "eos")  # the EOS token is generated too
-
-
-def _logprobs(choice: dict[str, Any]) -> tuple[float, ...]:
-    """The sampled tokens' log-probabilities of a choice: the completions endpoint's
-    ``logprobs.token_logprobs`` or the chat endpoint's ``logprobs.content[i].logprob``."""
-    lp = choice.get("logprobs")
-    if isinstance(lp, dict) and isinstance(lp.get("token_logprobs"), list):
-        values = lp["token_logprobs"]
-    elif isinstance(lp, dict) and isinstance(lp.get("content"), list):
-        values = [t.get("logprob") if isinstance(t, dict) else None for t in lp["content"]]
-    else:
-        raise BadReply(f"logprobs were asked for but the reply has none: {excerpt(str(lp))}")
-    if not all(isinstance(v, (int, float)) for v in values):
-        raise BadReply("the reply's logprobs are not all numbers")
-    return tuple(float(v) for v in values)
-
-
-def _finish(text: str, choice: dict[str, Any], stops: tuple[str, ...]) -> tuple[str, FinishReason]:
-    """Map OpenAI's finish_reason onto ours, with the stop string kept in the text.
-
-    OpenAI says "stop" for both EOS and a stop string. ``transformers serve`` keeps the stop
-    string; vLLM drops it but names it in ``stop_reason``, SGLang in ``matched_stop``. A
-    "stop" with no stop string in sight is EOS.
-    """
-    reason = choice.get("finish_reason")
-    if reason == "length":
-        return text, "length"
-    if reason not in ("stop", "eos"):
-        raise BadReply(f"unexpected finish_reason {reason!r}")
-    if any(s and text.endswith(s) for s in stops):
-        return text, "stop"
-    matched = choice.get("stop_reason", choice.get("matched_stop"))
-    if isinstance(matched, str) and matched in stops:
-        return text + matched, "stop"
-    return text, "eos"
-
-
-def _served_model(base_url: str, api_key: str | None, timeout: float) -> str | None:
-    """The one model a server lists at ``/v1/models``, or None (several, none, no answer).
-
-    ``transformers serve models/x`` pins the model it was started with, by the name it was
-    given, and refuses requests for any other: a relative path there and an absolute one in
-    the config name the same folder but do not match.
-    """
-    import httpx
-
-    key = api_key or os.environ.get("OPENAI_API_KEY")
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    url = base_url.rstrip("/").removesuffix("/v1") + "/v1/models"
-    try:
-        reply = httpx.get(url, headers=headers, timeout=min(timeout, 10.0))
-        models = [m["id"] for m in reply.json()["data"]] if reply.status_code == 200 else []
-    except Exception:  # noqa: BLE001 - any failure: fall back to model.path
-        return None
-    return models[0] if len(models) == 1 else None
 
 
 def _load_tokenizer(model: Any) -> Any:

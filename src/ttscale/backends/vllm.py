@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ttscale.backends import params_per_prompt, request_seed
+from ttscale.prompts import render_chat
 from ttscale.types import Completion, FinishReason, SamplingParams
 
 
@@ -99,6 +100,10 @@ class VLLMGenerator:
             trust_remote_code=model.trust_remote_code,
             progress=progress,
         )
+
+    def render(self, messages, **template_kwargs: Any) -> str:
+        """See :class:`ttscale.types.Generator`: the tokenizer's chat template."""
+        return render_chat(self.tokenizer, messages, template_kwargs)
 
     def close(self) -> None:
         """The engine is released with the object (vLLM frees its GPU memory then)."""

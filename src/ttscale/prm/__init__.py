@@ -17,6 +17,7 @@ PRMS.add("math_shepherd", "ttscale.prm.math_shepherd:MathShepherdPRM")
 PRMS.add("rlhflow", "ttscale.prm.rlhflow:RLHFlowPRM")
 PRMS.add("skywork", "ttscale.prm.skywork:SkyworkPRM")
 PRMS.add("qwen_math_prm", "ttscale.prm.qwen_math:QwenMathPRM")
+PRMS.add("token_classification", "ttscale.prm.token_classification:TokenClassificationPRM")
 PRMS.add("oracle", "ttscale.prm.oracle:OraclePRM")
 
 _MODEL_KEYS = ("path", "batch_size", "device", "dtype", "token_ids", "input_format")
@@ -26,6 +27,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "rlhflow": (*_MODEL_KEYS, "good_token", "bad_token"),
     "skywork": (*_MODEL_KEYS, "step_tag"),
     "qwen_math_prm": (*_MODEL_KEYS, "step_tag", "system_prompt"),
+    "token_classification": (*_MODEL_KEYS, "step_separator"),
     "oracle": ("noise",),
 }
 # Keys that have a value whatever the family (schema defaults), so never "unused".
@@ -59,11 +61,19 @@ def prm_kwargs(cfg: Any, *, seed: int = 0) -> dict[str, Any]:
     return kwargs
 
 
+class FromConfig:
+    """``from_config`` for every PRM family: the keys its :data:`OPTIONS` entry lists."""
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, seed: int = 0) -> Any:
+        return cls(**prm_kwargs(cfg, seed=seed))
+
+
 def build_prm(cfg: Any, *, seed: int = 0) -> PRM | None:
     """Build the PRM that a validated ``PRMConfig`` describes; ``none`` gives no PRM."""
     if cfg.name == "none":
         return None
-    return PRMS.build(cfg.name, **prm_kwargs(cfg, seed=seed))
+    return PRMS.from_config(cfg.name, cfg, seed=seed)
 
 
 def prm_steps(prm: Any, text: str) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ttscale.prm import FromConfig
 from ttscale.prompts import split_steps
 from ttscale.types import PRMOutput
 
@@ -29,7 +30,7 @@ class Encoded:
     positions: list[int]
 
 
-class TokenPRM:
+class TokenPRM(FromConfig):
     """Base of the PRMs that run a transformers model over token ids.
 
     Args:

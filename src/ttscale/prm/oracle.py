@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from ttscale.prm import FromConfig
 from ttscale.toyworld.arith import check_steps
 from ttscale.types import PRMOutput, derive_seed
 
 
-class OraclePRM:
+class OraclePRM(FromConfig):
     """Score = 1 for a correct step, 0 otherwise, plus Gaussian noise of std ``noise``, clipped."""
 
     def __init__(self, *, noise: float = 0.0, seed: int = 0, batch_size: int = 0) -> None:

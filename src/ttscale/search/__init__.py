@@ -6,6 +6,12 @@ from ttscale.registry import Registry
 
 APPROACHES: Registry[type] = Registry("approach")
 
+
+def whole_solution(name: str) -> bool:
+    """Whether approach ``name`` samples whole solutions (its n-subsets are valid samples)."""
+    return name in APPROACHES and APPROACHES.get(name).Options.whole_solution
+
+
 # Importing a module registers its approaches.
 from ttscale.search import (  # noqa: E402,F401
     backtrack,

@@ -7,12 +7,15 @@ temperature) pair is one request with its own seed, so results do not depend on 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from ttscale.grading import extract_answer, normalize_answer
+from ttscale.grading.plurality import plurality
 from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
 from ttscale.search.tree import node_record
-from ttscale.temperatures import adaptive_of
 from ttscale.types import Completion, SamplingParams, SearchResult, derive_seed
 
 
@@ -28,9 +31,8 @@ def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResul
         calls[0] += 1
         return draw_solutions(problems, ctx, plans, salt)
 
-    adaptive = adaptive_of(ctx.temperatures)
-    if adaptive is not None:
-        drawn = adaptive.sample_adaptive(ctx.n, len(problems), draw)
+    if getattr(ctx.schedule, "adaptive", False):
+        drawn = sample_early(ctx.schedule, ctx.n, len(problems), draw)
     else:
         temps = ctx.temperatures(ctx.n)
         drawn = [(temps, comps, {}) for comps in draw([temps] * len(problems))]
@@ -54,6 +56,31 @@ def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResul
     if score and ctx.prm is not None:
         score_results(problems, results, ctx)
     return results
+
+
+def sample_early(schedule, n: int, num_problems: int, draw) -> list:
+    """``temps=early``: probe, decide per problem, fill; two ``draw`` calls for the shard.
+
+    ``draw(plans, salt)`` samples ``plans[i]`` (one temperature per slot) for problem i in
+    one generate call. Returns, per problem, ``(temperatures, completions, counters)``.
+    """
+    probes = draw([[schedule.low] * schedule.probe] * num_problems, ())
+    tops = [_top_votes([c.text for c in comps]) for comps in probes]
+    fill = [[schedule.fill_temperature(top)] * (n - schedule.probe) for top in tops]
+    # A salt keeps the fill's seeds apart from the probe's at the same temperature.
+    rest = draw(fill, ("fill",)) if n > schedule.probe else [[] for _ in fill]
+    out = []
+    for comps, extra, plan, top in zip(probes, rest, fill, tops):
+        temps = [schedule.low] * schedule.probe + plan
+        counters = {"early_easy": int(top >= schedule.thresh), "probe_top_votes": top}
+        out.append((temps, list(comps) + list(extra), counters))
+    return out
+
+
+def _top_votes(texts: list[str]) -> int:
+    """Votes of the most frequent answer among ``texts`` (no answer votes for nothing)."""
+    keys = [normalize_answer(a) if a else None for a in map(extract_answer, texts)]
+    return int(plurality([k or None for k in keys])[1])
 
 
 def draw_solutions(problems, ctx: Context, plans, salt: tuple = ()) -> list[list[Completion]]:
@@ -107,13 +134,7 @@ class BestOfN(Approach):
     """Sample n solutions, score them with the PRM; pred is the best aggregated score."""
 
     class Options(Options):
-        def check(self, run) -> list[str]:
-            if run.prm.name == "none":
-                return [
-                    "prm: approach=best_of_n needs a PRM (prm=toy or prm=oracle), "
-                    "or use approach=majority"
-                ]
-            return []
+        whole_solution: ClassVar[bool] = True
 
     def search(self, problems, ctx):
         if ctx.prm is None:
@@ -128,7 +149,8 @@ class Majority(Approach):
     """Self-consistency: n solutions, the most frequent answer wins. No PRM is needed."""
 
     class Options(Options):
-        needs_prm: bool = False
+        needs_prm: ClassVar[bool] = False
+        whole_solution: ClassVar[bool] = True
 
     def search(self, problems, ctx):
         return sample_solutions(problems, ctx, score=False)

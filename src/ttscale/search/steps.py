@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
@@ -297,13 +297,7 @@ def require_prm(ctx: Context, approach: str) -> None:
 class StepOptions(Options):
     """Options every step-level search shares; ``name_part`` adds the non-default ones."""
 
-    def check(self, run) -> list[str]:
-        if run.prm.name == "none":
-            return [
-                f"prm.name: approach={run.approach.name} is PRM-guided and needs a PRM, "
-                f"got none (use prm=toy or prm=oracle)"
-            ]
-        return []
+    step_search: ClassVar[bool] = True
 
     def changed_part(self) -> str:
         """``--key-value`` for every option that differs from its default, in field order.
@@ -314,7 +308,7 @@ class StepOptions(Options):
         parts = []
         for key, info in type(self).model_fields.items():
             value = getattr(self, key)
-            if key == "needs_prm" or value == info.default:
+            if key == "name" or value == info.default:
                 continue
             text = f"{value:g}" if isinstance(value, float) else str(value).lower()
             parts.append(f"--{key}-{text}")

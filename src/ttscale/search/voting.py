@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ttscale.plurality import plurality
+from ttscale.grading.plurality import plurality
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
 from ttscale.search.tree import node_record
@@ -121,7 +121,7 @@ class TwoStageVoting(Approach):
     """Round-robin multi-temperature sampling with two-stage voting and early exit."""
 
     class Options(Options):
-        needs_prm: bool = False
+        needs_prm: ClassVar[bool] = False
         tau_intra: float = Field(0.8, gt=0, le=1)
         tau_cross: float = Field(1.0, gt=0, le=1)
         min_samples_per_temp: int = Field(2, ge=1)
@@ -130,21 +130,18 @@ class TwoStageVoting(Approach):
         match: Literal["normalized", "math_verify"] = "normalized"
 
         def check(self, run) -> list[str]:
-            from ttscale.temperatures import SCHEDULES
-
-            data = run.temperature_schedule.model_dump()
+            errors = super().check(run)
             try:
-                schedule = SCHEDULES.get(data.pop("name")).Options.model_validate(data)
-                per_temp = min(Counter(schedule.slots(run.n)).values())
+                per_temp = min(Counter(run.temperature_schedule.slots(run.n)).values())
             except Exception:
-                return []  # the schedule reports its own problems
+                return errors  # the schedule reports its own problems
             if self.early_exit and self.min_samples_per_temp > per_temp:
-                return [
+                errors += [
                     f"approach.min_samples_per_temp: {self.min_samples_per_temp} is more "
                     f"than the {per_temp} samples some temperature gets from n={run.n}; "
                     "raise n or lower the minimum (or set approach.early_exit=false)"
                 ]
-            return []
+            return errors
 
         def name_part(self) -> str:
             name = (

@@ -10,24 +10,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from ttscale.errors import ConfigError
+from ttscale.paths import ROOT  # noqa: E402,F401  (conf/ lives there)
 from ttscale.prm.aggregate import STRATEGIES
-
-ROOT = Path(__file__).resolve().parents[2]
-
 
 # Sane bounds: past them a typo is likelier than intent (n=100000000 would hold that many
 # completions per problem in memory). force_limits=true accepts them.
@@ -114,6 +110,7 @@ class PRMConfig(_Strict):
     step_tag: str | None = None
     good_token: str | None = None
     bad_token: str | None = None
+    step_separator: str | None = None  # token_classification: TRL's separator (default "\n")
     token_ids: dict[str, int] | None = None  # pins, e.g. {step_tag: 12902}
     system_prompt: str | None = None
     # reference: the model card's input; sal: byte for byte what search-and-learn feeds
@@ -227,24 +224,35 @@ class GradingConfig(_Strict):
 
 
 class ApproachConfig(BaseModel):
-    """The approach's own options are checked by the approach's schema (see search/)."""
+    """An approach as composed: its name picks the schema (search/) that checks the rest."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str
 
 
 class ScheduleConfig(BaseModel):
-    """Checked by the schedule's own schema (see temperatures.py)."""
+    """A schedule as composed: its name picks the schema (temperatures.py)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str
 
 
+def _tagged(kind: type[BaseModel]):
+    """Composed data -> ``kind``; a typed option object (after validate) passes through."""
+
+    def check(v: Any) -> Any:
+        return v if isinstance(v, BaseModel) else kind.model_validate(v)
+
+    return check
+
+
 class RunConfig(_Strict):
     model: ModelConfig
     prm: PRMConfig
-    approach: ApproachConfig
-    temperature_schedule: ScheduleConfig
+    # Discriminated by name. validate() replaces each with its registered typed options
+    # (search.base.Options / temperatures.Schedule), which is what everything downstream reads.
+    approach: Annotated[Any, BeforeValidator(_tagged(ApproachConfig))]
+    temperature_schedule: Annotated[Any, BeforeValidator(_tagged(ScheduleConfig))]
     dataset: DatasetConfig
     storage: StorageConfig
     tracking: TrackingConfig
@@ -262,6 +270,11 @@ class RunConfig(_Strict):
     overwrite: bool = False
     threads: int | None = Field(None, ge=1)
     checkpoint_every: int | None = Field(None, ge=1)
+
+    @property
+    def uses_prm(self) -> bool:
+        """Whether this run reads a PRM: one is configured and the approach ranks with it."""
+        return self.prm.name != "none" and getattr(self.approach, "needs_prm", True)
 
     @field_validator("temperature")
     @classmethod
@@ -283,151 +296,6 @@ class RunConfig(_Strict):
         if v not in STRATEGIES:
             raise ValueError(f"must be one of {', '.join(STRATEGIES)}, got {v!r}")
         return v
-
-
-def validate(cfg: Any) -> tuple[RunConfig, Any, Any]:
-    """Check a composed config; return it typed with the approach and schedule options.
-
-    Raises:
-        ConfigError: naming every offending key, before any model or dataset loads.
-    """
-    from omegaconf import DictConfig
-
-    from ttscale.search import APPROACHES
-    from ttscale.temperatures import SCHEDULES
-
-    if isinstance(cfg, DictConfig) and "hydra" in cfg:  # a sweep task: its own overrides
-        from omegaconf import OmegaConf
-
-        ignored_overrides(cfg, OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or [])
-    data = _resolve(cfg) if isinstance(cfg, DictConfig) else cfg
-    data = {k: v for k, v in data.items() if k not in ("hydra", "paths")}
-    try:
-        run = RunConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_format(err, data=data, model=RunConfig)) from None
-    approach = _options(APPROACHES, "approach", run.approach.model_dump())
-    schedule = _options(SCHEDULES, "temperature_schedule", run.temperature_schedule.model_dump())
-    problems = [*approach.check(run), *schedule.check(run), *_backend_problems(run, approach)]
-    problems += limit_problems(run, [run.temperature, *schedule.all_temperatures()])
-    if problems:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
-    return run, approach, schedule
-
-
-def ignored_overrides(cfg: Any, overrides: Sequence[str]) -> None:
-    """A top-level key given on the command line that the chosen group ignores is an error.
-
-    ``temperature`` is read by ``temps=single`` alone; with another schedule it would be
-    silently ignored, and the run sampled at the schedule's temperatures instead.
-    """
-    from omegaconf import ListConfig, OmegaConf
-
-    if isinstance(overrides, ListConfig):  # as given: "n=${oops}" is validate's to report
-        overrides = OmegaConf.to_container(overrides, resolve=False)
-    keys = {str(o).lstrip("+~").split("=", 1)[0] for o in overrides}
-    schedule = cfg["temperature_schedule"]["name"]
-    if "temperature" in keys and schedule != "single":
-        fields = "low and high" if schedule == "early" else "temperatures"
-        raise ConfigError(
-            f"invalid config:\n  temperature: read by temps=single only; temps={schedule} "
-            f"samples at temperature_schedule.{fields}, so set those instead"
-        )
-
-
-def _backend_problems(run: RunConfig, approach: Any) -> list[str]:
-    """Rules across model, PRM and approach: GPU memory shares, chat vs step search."""
-    from ttscale.search.steps import StepOptions
-
-    problems = []
-    m, p = run.model, run.prm
-    total = m.gpu_memory_utilization + p.gpu_memory_utilization
-    if p.name != "none" and total > 1 + 1e-9:
-        problems.append(
-            f"model.gpu_memory_utilization ({m.gpu_memory_utilization:g}) + "
-            f"prm.gpu_memory_utilization ({p.gpu_memory_utilization:g}) = {total:g} > 1: "
-            "the generator and the PRM share one GPU"
-        )
-    if m.backend == "openai" and m.endpoint == "chat" and isinstance(approach, StepOptions):
-        problems.append(
-            f"model.endpoint: chat cannot continue partial solutions, which "
-            f"approach={run.approach.name} needs; use model.endpoint=completions"
-        )
-    return problems
-
-
-def _resolve(cfg: Any) -> dict[str, Any]:
-    """The config as plain data; a broken ``${...}`` interpolation names its key."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    if "hydra" in cfg:  # a Hydra job's own node: job-time interpolations, no run's business
-        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-    try:
-        return OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None) or "(config)"
-        raise ConfigError(f"invalid config:\n  {key}: {str(err).splitlines()[0]}") from None
-
-
-def _options(registry, key: str, data: dict[str, Any]):
-    name = data.pop("name")
-    try:
-        cls = registry.get(name)
-    except KeyError as err:
-        raise ConfigError(f"{key}.name: {err.args[0]}") from None
-    try:
-        return cls.Options.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_format(err, prefix=f"{key}.", data=data, model=cls.Options)) from None
-
-
-def _format(err: ValidationError, prefix: str = "", data: Any = None, model: Any = None) -> str:
-    """One line per error, naming the key; an unknown key gets the known key closest to it."""
-    from ttscale.hints import close_key, sal_hint
-    from ttscale.redact import is_secret_key
-
-    lines = []
-    for e in err.errors():
-        key = prefix + ".".join(str(p) for p in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            *parent, last = (str(p) for p in e["loc"])
-            guess = close_key(last, known_keys(data, model, parent))
-            full = prefix + ".".join([*parent, guess]) if guess else None
-            msg = f"unknown key; did you mean {full}?" if full else "unknown key (typo?)"
-            if not parent and not prefix and sal_hint(last):
-                msg = f"unknown key: {sal_hint(last)}"
-        elif "input" in e and e["type"] != "missing" and not isinstance(e["input"], dict):
-            if is_secret_key(key):
-                msg += " (value hidden)"
-            elif "got " not in msg:  # a check of ours already quotes the value
-                shown = repr(e["input"])
-                msg += f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
-        # A section's own check names its keys in full ("prm.path: ..."): no second prefix.
-        lines.append(msg if key and msg.startswith(f"{key}.") else f"{key or '(root)'}: {msg}")
-    return "invalid config:\n  " + "\n  ".join(lines)
-
-
-def compose(*overrides: str) -> Any:
-    """Compose ``conf/config.yaml`` exactly as run.py does (for scripts and tests)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
-
-
-def known_keys(data: Any, model: Any, loc: Sequence[str]) -> list[str]:
-    """The keys beside an unknown one at ``loc``: in the given data, and the schema's fields."""
-    for part in loc:
-        data = data.get(part) if isinstance(data, dict) else None
-        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
-        model = field.annotation if field is not None else None
-    keys = [str(k) for k in data] if isinstance(data, dict) else []
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        keys += list(model.model_fields)
-    return keys
 
 
 def _register_resolvers() -> None:

@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ttscale.naming import chunk_name, parse_chunk_name
-from ttscale.store import (
+from ttscale import retry
+from ttscale.storage import (
     ChunkError,
     LocalStore,
     read_summary,
@@ -32,6 +32,7 @@ from ttscale.store import (
     rows_to_parquet,
     summary_json,
 )
+from ttscale.storage.naming import chunk_name, parse_chunk_name
 
 log = logging.getLogger("ttscale")
 T = TypeVar("T")
@@ -88,24 +89,13 @@ def with_retries(
             if not retryable or attempt == max_retries:
                 tries = f" after {attempt + 1} attempts" if retryable else ""
                 raise HubError(scrub(f"{what} failed{tries}: {err}"), status=status) from None
-            backoff = min(cap, base * 2**attempt)
-            delay = backoff / 2 + rng.uniform(0, backoff / 2)  # jitter: tasks don't sync up
-            retry_after = _retry_after(err)
-            if retry_after is not None:
-                delay = max(delay, retry_after)
+            headers = getattr(getattr(err, "response", None), "headers", None) or {}
+            delay = retry.delay(attempt + 1, base, cap, headers.get("Retry-After"), rng)
             log.warning(
                 "%s: HTTP %s, retry %d/%d in %.1fs", what, status, attempt + 1, max_retries, delay
             )
             sleep(delay)
     raise AssertionError("unreachable")
-
-
-def _retry_after(err: BaseException) -> float | None:
-    headers = getattr(getattr(err, "response", None), "headers", None) or {}
-    try:
-        return float(headers.get("Retry-After"))
-    except (TypeError, ValueError):
-        return None
 
 
 def dataset_card(repo_id: str, configs: list[str]) -> str:

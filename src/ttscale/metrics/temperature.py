@@ -1,6 +1,6 @@
 """Metrics for multi-temperature runs, computed from output rows.
 
-A row is what :func:`ttscale.evaluate.evaluate` writes (or the parquet file holds): it needs
+A row is what :func:`ttscale.run.evaluate.evaluate` writes (or the parquet file holds): it needs
 ``temperatures``, ``correct`` and ``answer_labels`` per completion; the early-exit summary
 also reads ``counters`` (a JSON string or a dict) from ``approach=two_stage_voting``.
 

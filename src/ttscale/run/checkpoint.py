@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ttscale.store import (
+from ttscale.storage import (
     ChunkError,
     atomic_write_bytes,
     read_summary,

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from ttscale.answers import _to_parse_input
+from ttscale.grading.answers import _to_parse_input
 
 logger = logging.getLogger("ttscale.grading")
 

@@ -19,10 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ttscale.metrics import auc
-from ttscale.toyworld.arith import check_steps, problem_text, solution_steps, split_steps
-from ttscale.toyworld.problems import train_stream
-from ttscale.toyworld.training import (
+from ttscale.learn.toy_policy import (
     TrainConfig,
     corrupt_steps,
     model_config,
@@ -31,6 +28,9 @@ from ttscale.toyworld.training import (
     save_model,
     train_loop,
 )
+from ttscale.metrics import auc
+from ttscale.toyworld.arith import check_steps, problem_text, solution_steps, split_steps
+from ttscale.toyworld.problems import train_stream
 from ttscale.types import SamplingParams
 
 

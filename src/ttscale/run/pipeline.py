@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ttscale.checkpoint import ShardCheckpoint, exit_on_signals, solve_checkpointed
 from ttscale.config import ConfigError, RunConfig, validate
+from ttscale.config.preflight import preflight
 from ttscale.data import load_rows, row_range, shard_range, to_problems
-from ttscale.environment import environment
 from ttscale.identity import fingerprint, identity, run_prefix
-from ttscale.naming import chunk_name, run_name
-from ttscale.preflight import preflight
 from ttscale.redact import public_config
-from ttscale.store import IdentityError, build_store
+from ttscale.run.checkpoint import ShardCheckpoint, exit_on_signals, solve_checkpointed
+from ttscale.run.environment import environment
+from ttscale.storage import IdentityError, build_store
+from ttscale.storage.naming import chunk_name, run_name
 from ttscale.types import Problem
 
 log = logging.getLogger("ttscale")
@@ -43,20 +43,20 @@ def main(cfg: Any) -> dict[str, Any]:
     from ttscale.grading import Grader
     from ttscale.metrics import aggregate, coverage
     from ttscale.prm import build_prm
-    from ttscale.prompts import build_prompt
-    from ttscale.report import results_table
+    from ttscale.prompts import chat_messages
+    from ttscale.run.report import results_table
+    from ttscale.run.threads import set_torch_threads
+    from ttscale.run.tracking import Tracker
     from ttscale.search import APPROACHES
     from ttscale.search.base import Context
-    from ttscale.threads import set_torch_threads
-    from ttscale.tracking import Tracker
 
-    run, options, schedule = validate(cfg)
+    run = validate(cfg)
     problems, start, end = select_problems(run)
-    name = run_name(run, options, schedule)
-    ident = identity(run, options)
-    store = build_store(run, options, ident)  # storage=local (default) or hub
+    name = run_name(run)
+    ident = identity(run)
+    store = build_store(run, ident)  # storage=local (default) or hub
     store.check_writable()
-    preflight(run, options, problems)  # model folders, prompts, PRM tokens: before any weights
+    preflight(run, problems)  # model folders, prompts, PRM tokens: before any weights
     path = store.chunk_path(name, start, end)
     summary: dict[str, Any] = {
         "run": name,
@@ -88,24 +88,23 @@ def main(cfg: Any) -> dict[str, Any]:
         set_torch_threads(run.threads)  # before any model runs: torch's default oversubscribes
         generator = build_generator(run.model, seed=run.seed, progress=run.progress)
         prm = None
-        if options.needs_prm and run.prm.name != "none":
+        if run.uses_prm:
             prm = build_prm(run.prm, seed=run.seed)
-        tokenizer = generator.tokenizer
+        system, template = run.model.system_prompt, run.model.chat_template_kwargs
         ctx = Context(
             generator=generator,
             prm=prm,
-            prompt=lambda p: build_prompt(
-                tokenizer, p.problem, run.model.system_prompt, run.model.chat_template_kwargs
-            ),
+            prompt=lambda p: generator.render(chat_messages(p.problem, system), **template),
             n=run.n,
-            temperatures=schedule.slots,
+            temperatures=run.temperature_schedule.slots,
             top_p=run.top_p,
             max_tokens=run.max_tokens,
             seed=run.seed,
             agg_strategy=run.agg_strategy,
+            schedule=run.temperature_schedule,
         )
-        approach = APPROACHES.get(run.approach.name)(options)
-        ckpt = _checkpoint(run, run_prefix(run, options, ident), name, start, end)
+        approach = APPROACHES.from_config(run.approach.name, run.approach)
+        ckpt = _checkpoint(run, run_prefix(run, ident), name, start, end)
         grader = Grader(num_workers=run.grading.workers, timeout=run.grading.timeout)
         with grader, exit_on_signals():
             rows, per_problem = solve_checkpointed(
@@ -135,9 +134,7 @@ def main(cfg: Any) -> dict[str, Any]:
     finally:
         close_generator(generator)  # a server the backend started stops, error or not
         tracker.finish()
-    from ttscale.search.steps import StepOptions
-
-    one_point = isinstance(options, StepOptions)  # beam search, DVTS, backtracking
+    one_point = run.approach.step_search  # beam search, DVTS, backtracking: one n
     print(results_table(metrics, num_problems=len(rows), counts=counts,
                         one_point=one_point))  # fmt: skip
     print(f"results: {path}")
@@ -159,7 +156,7 @@ def _checkpoint(
 
 def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: RunConfig):
     """Search and grade one batch of problems: (rows, per-problem metrics)."""
-    from ttscale.evaluate import evaluate
+    from ttscale.run.evaluate import evaluate
 
     t0 = time.perf_counter()
     results = approach.search(problems, ctx)

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-def run_name(run: Any, approach_options: Any, schedule: Any) -> str:
+def run_name(run: Any) -> str:
     """The run's name, byte-identical to what search-and-learn / hotncold write.
 
     ``{dataset}--{temperature part}--top_p-{p}--n-{n}{approach part}--seed-{s}--agg_strategy-{a}``
@@ -36,10 +36,11 @@ def run_name(run: Any, approach_options: Any, schedule: Any) -> str:
     (:mod:`ttscale.identity`), never here.
     """
     dataset = run.dataset.name.replace("/", "_")
-    sep = getattr(approach_options, "agg_separator", "-")
+    approach, schedule = run.approach, run.temperature_schedule
+    sep = getattr(approach, "agg_separator", "-")
     return (
         f"{dataset}--{schedule.name_part()}--top_p-{float(run.top_p)!r}--n-{run.n}"
-        f"{approach_options.name_part()}--seed-{run.seed}--agg_strategy{sep}{run.agg_strategy}"
+        f"{approach.name_part()}--seed-{run.seed}--agg_strategy{sep}{run.agg_strategy}"
     )
 
 
@@ -52,7 +53,7 @@ def chunk_name(start: int, end: int) -> str:
 
 
 def parse_chunk_name(text: str) -> tuple[int, int] | None:
-    """The inverse of :func:`ttscale.naming.chunk_name`: ``chunk-3_6`` -> (3, 6), else None."""
+    """The inverse of :func:`ttscale.storage.naming.chunk_name`: ``chunk-3_6`` -> (3, 6), else None."""
     m = CHUNK.fullmatch(text)
     if not m:
         return None

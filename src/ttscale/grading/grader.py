@@ -14,18 +14,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ttscale.answers import extract_answer, normalize_answer
-from ttscale.grading_pool import GraderStats, _Pool
-from ttscale.store import atomic_write_bytes
+from ttscale.grading.answers import extract_answer, normalize_answer
+from ttscale.grading.cache import merge_cache, read_cache
+from ttscale.grading.pool import GraderStats, _Pool
 
 logger = logging.getLogger(__name__)
 
@@ -36,37 +34,6 @@ __all__ = [
     "grade_answers",
     "normalize_answer",
 ]
-
-_CACHE_FORMAT = "ttscale.grading/v1"
-
-# --------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock (``flock``) on ``path``; a no-op where fcntl is missing."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: atomic replace still keeps the file whole
-        yield
-        return
-    with open(path, "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def _math_verify_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("math-verify")
-    except Exception:
-        return "unknown"
 
 
 class Grader:
@@ -146,29 +113,8 @@ class Grader:
 
     # -- persistence ------------------------------------------------------------------------
 
-    @staticmethod
-    def _read(
-        path: Path,
-    ) -> tuple[dict[tuple[str, str], bool], dict[tuple[str, str], bool], set[str]]:
-        """(grade verdicts, equivalence verdicts, answers known to time out) of a cache file."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format") != _CACHE_FORMAT:
-                raise ValueError(f"unknown format {data.get('format')!r}")
-            if data.get("math_verify") != _math_verify_version():
-                logger.warning("ignoring %s: written by another math-verify version", path)
-                return {}, {}, set()
-            grade = {(g, a): bool(v) for g, a, v in data["grade"]}
-            equiv = {(a, b): bool(v) for a, b, v in data["equiv"]}
-            return grade, equiv, {str(a) for a in data.get("slow", [])}
-        except FileNotFoundError:
-            return {}, {}, set()
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            logger.warning("ignoring unreadable grading cache %s: %s", path, e)
-            return {}, {}, set()
-
     def _load(self, path: Path) -> None:
-        grade, equiv, slow = self._read(path)
+        grade, equiv, slow = read_cache(path)
         self._grade_cache.update(grade)
         self._equiv_cache.update(equiv)
         self._pool.slow.update(slow)
@@ -182,23 +128,7 @@ class Grader:
         target = Path(path) if path is not None else self.cache_path
         if target is None:
             raise ValueError("no cache path given")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # The lock makes read-merge-replace one step, so concurrent savers lose no entries;
-        # the temp file + rename means a reader never sees half a file even without it.
-        with _file_lock(target.with_name(target.name + ".lock")):
-            # keep entries another process added meanwhile
-            grade, equiv, slow = self._read(target)
-            grade.update(self._grade_cache)
-            equiv.update(self._equiv_cache)
-            slow.update(self._pool.slow)
-            data = {
-                "format": _CACHE_FORMAT,
-                "math_verify": _math_verify_version(),
-                "grade": [[g, a, v] for (g, a), v in grade.items()],
-                "equiv": [[a, b, v] for (a, b), v in equiv.items()],
-                "slow": sorted(slow),
-            }
-            atomic_write_bytes(target, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        merge_cache(target, self._grade_cache, self._equiv_cache, self._pool.slow)
         if target == self.cache_path:
             self._dirty = False
 

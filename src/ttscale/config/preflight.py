@@ -13,7 +13,7 @@ from typing import Any
 
 from ttscale.config import ConfigError
 from ttscale.data import DatasetError
-from ttscale.store import StorageError
+from ttscale.errors import StorageError
 
 # What run.py reports as "error: ..." with exit code 2 and no traceback: the user's input.
 # Only the project's own types: a builtin error (FileNotFoundError...) is a bug, and shows
@@ -100,7 +100,7 @@ def check_prompt_lengths(run: Any, problems: Any) -> None:
             )
 
 
-def preflight(run: Any, options: Any, problems: Any = ()) -> None:
+def preflight(run: Any, problems: Any = ()) -> None:
     """Every check of this module that ``run`` needs; raises :class:`ConfigError`.
 
     ``problems``: the shard's rows, for the prompt-length check (none: skipped).
@@ -109,6 +109,6 @@ def preflight(run: Any, options: Any, problems: Any = ()) -> None:
         check_model_path("model.path", run.model.path)
         if problems:
             check_prompt_lengths(run, problems)
-    if getattr(options, "needs_prm", False) and run.prm.name not in ("none", "oracle"):
+    if run.uses_prm and run.prm.name != "oracle":
         check_model_path("prm.path", run.prm.path)
         check_prm_tokens(run.prm)

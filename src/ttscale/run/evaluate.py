@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ttscale.grading import Grader, extract_answer
+from ttscale.grading.plurality import plurality
 from ttscale.metrics import aggregate, powers_of_two, problem_metrics
-from ttscale.plurality import plurality
 from ttscale.prm.aggregate import aggregate as agg_steps
 from ttscale.types import Problem, SearchResult
 

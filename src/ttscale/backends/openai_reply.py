@@ -1,0 +1,70 @@
+"""Reading an OpenAI-compatible server's replies: finish reasons, log-probabilities, models."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ttscale.backends.http_utils import excerpt
+from ttscale.types import FinishReason
+
+
+class BadReply(ValueError):
+    """A reply that is not what the OpenAI API promises (retried, then a ServerError)."""
+
+
+def logprobs_of(choice: dict[str, Any]) -> tuple[float, ...]:
+    """The sampled tokens' log-probabilities of a choice: the completions endpoint's
+    ``logprobs.token_logprobs`` or the chat endpoint's ``logprobs.content[i].logprob``."""
+    lp = choice.get("logprobs")
+    if isinstance(lp, dict) and isinstance(lp.get("token_logprobs"), list):
+        values = lp["token_logprobs"]
+    elif isinstance(lp, dict) and isinstance(lp.get("content"), list):
+        values = [t.get("logprob") if isinstance(t, dict) else None for t in lp["content"]]
+    else:
+        raise BadReply(f"logprobs were asked for but the reply has none: {excerpt(str(lp))}")
+    if not all(isinstance(v, (int, float)) for v in values):
+        raise BadReply("the reply's logprobs are not all numbers")
+    return tuple(float(v) for v in values)
+
+
+def finish_of(
+    text: str, choice: dict[str, Any], stops: tuple[str, ...]
+) -> tuple[str, FinishReason]:
+    """Map OpenAI's finish_reason onto ours, with the stop string kept in the text.
+
+    OpenAI says "stop" for both EOS and a stop string. ``transformers serve`` keeps the stop
+    string; vLLM drops it but names it in ``stop_reason``, SGLang in ``matched_stop``. A
+    "stop" with no stop string in sight is EOS.
+    """
+    reason = choice.get("finish_reason")
+    if reason == "length":
+        return text, "length"
+    if reason not in ("stop", "eos"):
+        raise BadReply(f"unexpected finish_reason {reason!r}")
+    if any(s and text.endswith(s) for s in stops):
+        return text, "stop"
+    matched = choice.get("stop_reason", choice.get("matched_stop"))
+    if isinstance(matched, str) and matched in stops:
+        return text + matched, "stop"
+    return text, "eos"
+
+
+def served_model(base_url: str, api_key: str | None, timeout: float) -> str | None:
+    """The one model a server lists at ``/v1/models``, or None (several, none, no answer).
+
+    ``transformers serve models/x`` pins the model it was started with, by the name it was
+    given, and refuses requests for any other: a relative path there and an absolute one in
+    the config name the same folder but do not match.
+    """
+    import httpx
+
+    key = api_key or os.environ.get("OPENAI_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = base_url.rstrip("/").removesuffix("/v1") + "/v1/models"
+    try:
+        reply = httpx.get(url, headers=headers, timeout=min(timeout, 10.0))
+        models = [m["id"] for m in reply.json()["data"]] if reply.status_code == 200 else []
+    except Exception:  # noqa: BLE001 - any failure: fall back to model.path
+        return None
+    return models[0] if len(models) == 1 else None

@@ -1,0 +1,170 @@
+"""Train a PRM in either format that inference reads, with transformers' ``Trainer``.
+
+* ``math_shepherd``: a causal LM; at each step tag the loss is a 2-way cross-entropy over the
+  good and bad tokens' logits (what :class:`~ttscale.prm.math_shepherd.MathShepherdPRM`
+  reads). ``lm_weight`` adds the LM loss on the tokens of the steps before the first bad one,
+  so a verifier started from a policy keeps the skill it verifies with.
+* ``token_classification``: ``AutoModelForTokenClassification`` with 2 labels, labelled at the
+  last token of each step's separator, as TRL's former ``PRMTrainer`` did (its ``tokenize_row``
+  is pinned in the tests).
+
+Both encode an example with the very function inference uses, so training and scoring can
+never see different inputs. ``Trainer`` is what makes the same command run on several GPUs
+under ``accelerate launch``. TRL (1.16) no longer ships a PRM trainer; this replaces it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+FORMATS = ("math_shepherd", "token_classification")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """How a format marks steps: the tag or separator, and the good/bad tokens."""
+
+    format: Literal["math_shepherd", "token_classification"]
+    step_tag: str = "ки"
+    good_token: str = "+"
+    bad_token: str = "-"
+    separator: str = "\n"
+
+
+def encode_example(tokenizer: Any, tokens: Tokens, example: dict[str, Any]) -> dict[str, list[int]]:
+    """``{"input_ids", "labels", "lm_labels"}`` of one TRL-format record.
+
+    ``labels`` is -100 except at step ends: the good/bad token id (math_shepherd) or 1/0
+    (token_classification). ``lm_labels`` holds the ids of the text up to the last good step
+    before the first bad one (math_shepherd's auxiliary LM loss), -100 elsewhere.
+    """
+    prompt, steps, good = example["prompt"], example["completions"], example["labels"]
+    if len(steps) != len(good):
+        raise ValueError(f"{len(steps)} steps but {len(good)} labels in {prompt[:60]!r}")
+    if tokens.format == "math_shepherd":
+        from ttscale.prm.math_shepherd import format_input
+
+        ids = tokenizer(format_input(prompt, steps, tokens.step_tag), add_special_tokens=False)
+        ids = list(ids.input_ids)
+        tag = tokenizer.convert_tokens_to_ids(tokens.step_tag)
+        positions = [i for i, t in enumerate(ids) if t == tag]
+        if len(positions) != len(steps):
+            raise ValueError(f"{len(steps)} steps but {len(positions)} step tags in {prompt[:60]!r}")
+        ok_id, bad_id = tokenizer.convert_tokens_to_ids([tokens.good_token, tokens.bad_token])
+        values = [ok_id if g else bad_id for g in good]
+    elif tokens.format == "token_classification":
+        from ttscale.prm.token_classification import encode_trl
+
+        enc = encode_trl(tokenizer, prompt, steps, tokens.separator)
+        ids, positions, values = enc.ids, enc.positions, [int(bool(g)) for g in good]
+    else:
+        raise ValueError(f"prm_format: must be one of {', '.join(FORMATS)}, got {tokens.format!r}")
+    labels = [-100] * len(ids)
+    for p, v in zip(positions, values):
+        labels[p] = v
+    first_bad = good.index(False) if False in good else len(good)
+    lm_end = positions[first_bad - 1] if first_bad > 0 else 0
+    lm_labels = ids[:lm_end] + [-100] * (len(ids) - lm_end)
+    return {"input_ids": ids, "labels": labels, "lm_labels": lm_labels}
+
+
+class Collator:
+    """Right-pads a batch: ids with the pad id, label columns with -100."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(r["input_ids"]) for r in rows)
+        out = {}
+        for key, fill in (("input_ids", self.pad_id), ("labels", -100), ("lm_labels", -100)):
+            out[key] = torch.tensor([r[key] + [fill] * (width - len(r[key])) for r in rows])
+        out["attention_mask"] = torch.tensor(
+            [[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows]
+        )
+        return out
+
+
+def prm_loss(model: Any, batch: dict[str, torch.Tensor], tokens: Tokens, ids: tuple[int, int],
+             lm_weight: float) -> torch.Tensor:  # fmt: skip
+    """The training loss of one batch (``ids``: the good and bad token ids)."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    logits, labels = out.logits, batch["labels"]
+    where = labels != -100
+    if tokens.format == "token_classification":
+        return torch.nn.functional.cross_entropy(logits[where].float(), labels[where])
+    pair = logits[where][:, list(ids)].float()  # softmax over just good and bad, as read
+    loss = torch.nn.functional.cross_entropy(pair, (labels[where] == ids[1]).long())
+    if lm_weight:
+        lm = batch["lm_labels"][:, 1:]
+        if (lm != -100).any():
+            step = logits[:, :-1][lm != -100].float()
+            loss = loss + lm_weight * torch.nn.functional.cross_entropy(step, lm[lm != -100])
+    return loss
+
+
+def make_trainer(model: Any, tokenizer: Any, tokens: Tokens, records: list[dict[str, Any]],
+                 args: Any, lm_weight: float = 0.0) -> Any:  # fmt: skip
+    """A ``transformers.Trainer`` over ``records`` (TRL format), with the PRM loss."""
+    from transformers import Trainer
+
+    rows = [encode_example(tokenizer, tokens, r) for r in records]
+    ids = tuple(tokenizer.convert_tokens_to_ids([tokens.good_token, tokens.bad_token]))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    class PRMTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+            loss = prm_loss(model, inputs, tokens, ids, lm_weight)
+            return (loss, None) if return_outputs else loss
+
+    return PRMTrainer(
+        model=model, args=args, train_dataset=_Rows(rows), data_collator=Collator(pad)
+    )
+
+
+class _Rows(torch.utils.data.Dataset):
+    def __init__(self, rows: list[dict[str, list[int]]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.rows[i]
+
+
+def training_args(out: str, *, steps: int, batch_size: int, lr: float, warmup: int, seed: int,
+                  weight_decay: float = 0.01, log_every: int = 50, cpu: bool | None = None) -> Any:  # fmt: skip
+    """``TrainingArguments`` for a PRM run: no checkpoints, no reporting, cosine schedule."""
+    from transformers import TrainingArguments
+
+    cpu = (not torch.cuda.is_available()) if cpu is None else cpu
+    return TrainingArguments(
+        output_dir=out,
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        warmup_steps=warmup,
+        weight_decay=weight_decay,
+        lr_scheduler_type="cosine",
+        logging_steps=log_every,
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        data_seed=seed,
+        use_cpu=cpu,
+        bf16=not cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def shuffle(records: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    out = list(records)
+    random.Random(seed).shuffle(out)
+    return out

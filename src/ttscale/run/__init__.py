@@ -1,0 +1,1 @@
+"""One shard of one run: the pipeline (search, grade, write) and what it records."""

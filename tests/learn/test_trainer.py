@@ -1,0 +1,68 @@
+"""The PRM trainer: encodings match inference's, the loss goes down, Trainer runs end to end."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.learn.conftest import RECORDS, tiny_model
+from ttscale.learn.trainer import Collator, Tokens, encode_example, make_trainer, prm_loss, training_args
+
+
+@pytest.mark.parametrize("fmt", ["math_shepherd", "token_classification"])
+def test_labels_sit_where_inference_reads_the_scores(char_tokenizer, fmt) -> None:
+    from ttscale.prm.math_shepherd import format_input
+    from ttscale.prm.token_classification import encode_trl
+
+    tok = char_tokenizer
+    row = encode_example(tok, Tokens(fmt), RECORDS[1])
+    marked = [i for i, v in enumerate(row["labels"]) if v != -100]
+    if fmt == "math_shepherd":
+        ids = tok(format_input(RECORDS[1]["prompt"], RECORDS[1]["completions"]), add_special_tokens=False).input_ids
+        assert row["input_ids"] == ids
+        assert [ids[i] for i in marked] == tok.convert_tokens_to_ids(["ки", "ки"])
+        assert [row["labels"][i] for i in marked] == tok.convert_tokens_to_ids(["-", "-"])
+        assert row["lm_labels"] == [-100] * len(ids)  # nothing before the first bad step
+    else:
+        enc = encode_trl(tok, RECORDS[1]["prompt"], RECORDS[1]["completions"], "\n")
+        assert (row["input_ids"], marked) == (enc.ids, enc.positions)
+        assert [row["labels"][i] for i in marked] == [0, 0]
+
+
+def test_the_lm_loss_covers_the_steps_before_the_first_bad_one(char_tokenizer) -> None:
+    rec = {"prompt": "Compute 2+3*2.", "completions": ["3*2=6, so 2+6", "2+6=9", "x"], "labels": [True, False, False]}
+    row = encode_example(char_tokenizer, Tokens("math_shepherd"), rec)
+    text = char_tokenizer.decode([t for t in row["lm_labels"] if t != -100])
+    assert text == "Compute 2+3*2. 3*2=6, so 2+6 "  # up to the first good step's tag
+
+
+@pytest.mark.parametrize("fmt", ["math_shepherd", "token_classification"])
+def test_the_loss_goes_down_on_a_tiny_batch(char_tokenizer, fmt) -> None:
+    tok, tokens = char_tokenizer, Tokens(fmt)
+    model = tiny_model(tok, fmt)
+    batch = Collator(tok.pad_token_id)([encode_example(tok, tokens, r) for r in RECORDS])
+    ids = tuple(tok.convert_tokens_to_ids(["+", "-"]))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = prm_loss(model, batch, tokens, ids, lm_weight=0.5)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_transformers_trainer_runs_the_prm_loss(char_tokenizer, tmp_path) -> None:
+    tok = char_tokenizer
+    model = tiny_model(tok, "token_classification")
+    args = training_args(str(tmp_path / "out"), steps=3, batch_size=2, lr=1e-3, warmup=0, seed=0,
+                         log_every=1, cpu=True)  # fmt: skip
+    trainer = make_trainer(model, tok, Tokens("token_classification"), RECORDS, args)
+    result = trainer.train()
+    assert result.global_step == 3 and result.training_loss > 0
+
+
+def test_mismatched_labels_are_an_error(char_tokenizer) -> None:
+    with pytest.raises(ValueError, match="2 steps but 1 labels"):
+        encode_example(char_tokenizer, Tokens("math_shepherd"), {**RECORDS[0], "labels": [True]})
