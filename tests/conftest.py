@@ -32,6 +32,14 @@ def policy_path() -> str:
 
 
 @pytest.fixture(scope="session")
+def char_tokenizer():
+    """The toy world's character tokenizer (built in memory)."""
+    from ttscale.toyworld.tokenizer import build_tokenizer
+
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="session")
 def prm_path() -> str:
     if not (TOY_PRM / "config.json").is_file():
         pytest.skip("models/toy-prm not trained yet (scripts/train_toy_models.py)")

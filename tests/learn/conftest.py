@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
-
-
-@pytest.fixture(scope="session")
-def char_tokenizer():
-    from ttscale.toyworld.tokenizer import build_tokenizer
-
-    return build_tokenizer()
 
 
 def tiny_model(tokenizer, fmt: str, seed: int = 0):
@@ -36,8 +28,24 @@ def tiny_model(tokenizer, fmt: str, seed: int = 0):
 
 
 RECORDS = [
-    {"prompt": "Compute 2+3.", "completions": ["2+3=5", "The answer is \\boxed{5}"], "labels": [True, True]},
-    {"prompt": "Compute 2+3.", "completions": ["2+3=6", "The answer is \\boxed{6}"], "labels": [False, False]},
-    {"prompt": "Compute 4*2.", "completions": ["4*2=8", "The answer is \\boxed{8}"], "labels": [True, True]},
-    {"prompt": "Compute 4*2.", "completions": ["4*2=9", "The answer is \\boxed{8}"], "labels": [False, False]},
+    {
+        "prompt": "Compute 2+3.",
+        "completions": ["2+3=5", "The answer is \\boxed{5}"],
+        "labels": [True, True],
+    },
+    {
+        "prompt": "Compute 2+3.",
+        "completions": ["2+3=6", "The answer is \\boxed{6}"],
+        "labels": [False, False],
+    },
+    {
+        "prompt": "Compute 4*2.",
+        "completions": ["4*2=8", "The answer is \\boxed{8}"],
+        "labels": [True, True],
+    },
+    {
+        "prompt": "Compute 4*2.",
+        "completions": ["4*2=9", "The answer is \\boxed{8}"],
+        "labels": [False, False],
+    },
 ]

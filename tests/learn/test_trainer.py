@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from tests.learn.conftest import RECORDS, tiny_model
-from ttscale.learn.trainer import Collator, Tokens, encode_example, make_trainer, prm_loss, training_args
+from ttscale.learn.trainer import (
+    Collator,
+    Tokens,
+    encode_example,
+    make_trainer,
+    prm_loss,
+    training_args,
+)
 
 
 @pytest.mark.parametrize("fmt", ["math_shepherd", "token_classification"])
@@ -18,7 +25,9 @@ def test_labels_sit_where_inference_reads_the_scores(char_tokenizer, fmt) -> Non
     row = encode_example(tok, Tokens(fmt), RECORDS[1])
     marked = [i for i, v in enumerate(row["labels"]) if v != -100]
     if fmt == "math_shepherd":
-        ids = tok(format_input(RECORDS[1]["prompt"], RECORDS[1]["completions"]), add_special_tokens=False).input_ids
+        ids = tok(
+            format_input(RECORDS[1]["prompt"], RECORDS[1]["completions"]), add_special_tokens=False
+        ).input_ids
         assert row["input_ids"] == ids
         assert [ids[i] for i in marked] == tok.convert_tokens_to_ids(["ки", "ки"])
         assert [row["labels"][i] for i in marked] == tok.convert_tokens_to_ids(["-", "-"])
@@ -30,7 +39,11 @@ def test_labels_sit_where_inference_reads_the_scores(char_tokenizer, fmt) -> Non
 
 
 def test_the_lm_loss_covers_the_steps_before_the_first_bad_one(char_tokenizer) -> None:
-    rec = {"prompt": "Compute 2+3*2.", "completions": ["3*2=6, so 2+6", "2+6=9", "x"], "labels": [True, False, False]}
+    rec = {
+        "prompt": "Compute 2+3*2.",
+        "completions": ["3*2=6, so 2+6", "2+6=9", "x"],
+        "labels": [True, False, False],
+    }
     row = encode_example(char_tokenizer, Tokens("math_shepherd"), rec)
     text = char_tokenizer.decode([t for t in row["lm_labels"] if t != -100])
     assert text == "Compute 2+3*2. 3*2=6, so 2+6 "  # up to the first good step's tag

@@ -1,0 +1,176 @@
+"""``learn.py``: label data with the policy, train a PRM, save it, evaluate it on held-out cases.
+
+The output folder holds the PRM (HF format, loadable by ``prm.name=<format>``), the training
+records (``prm_data.jsonl``, TRL's stepwise format), the held-out ProcessBench-format cases
+(``processbench.jsonl``) and ``learn.json`` (config, data sizes, timings, held-out metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from ttscale.learn.config import LearnConfig
+from ttscale.learn.labels import Labelled, label_with_checker, label_with_rollouts, sample_solutions
+
+
+def _policy(cfg: LearnConfig) -> tuple[Any, Any, list]:
+    """(generator, prompt function, problems) of the data source."""
+    from ttscale.backends import build_generator
+    from ttscale.config import ModelConfig, validate
+    from ttscale.prompts import chat_messages
+
+    d = cfg.data
+    if d.source == "toy":
+        from ttscale.learn.toy_data import train_problems
+
+        model = ModelConfig(name="policy", path=d.policy, batch_size=256)
+        problems = train_problems(d.problems, cfg.seed + 7)
+        system, kwargs = None, {}
+    else:
+        from ttscale.run.pipeline import select_problems
+        from ttscale.sweep.hydra import compose
+
+        run = validate(compose(*d.run, "progress=false"))
+        model, (problems, _, _) = run.model, select_problems(run)
+        system, kwargs = run.model.system_prompt, run.model.chat_template_kwargs
+    gen = build_generator(model, seed=cfg.seed, progress=cfg.progress)
+    return gen, (lambda p: gen.render(chat_messages(p.problem, system), **kwargs)), problems
+
+
+def label(cfg: LearnConfig) -> list[Labelled]:
+    """The policy's own samples, labelled (checker or rollouts), plus synthetic slips."""
+    from ttscale.backends import close_generator
+
+    d = cfg.data
+    gen, prompt, problems = _policy(cfg)
+    try:
+        out: list[Labelled] = []
+        for t in d.temperatures:
+            sols = sample_solutions(gen, problems, prompt, n=d.samples, temperature=t,
+                                    max_tokens=d.max_tokens, seed=cfg.seed)  # fmt: skip
+            if d.source == "toy":
+                from ttscale.toyworld.arith import check_steps
+
+                out += label_with_checker(problems, sols, check_steps)
+            else:
+                out += label_with_rollouts(gen, problems, sols, prompt, _grader(),
+                                           k=d.k, temperature=d.rollout_temperature,
+                                           max_tokens=d.max_tokens, seed=cfg.seed)  # fmt: skip
+    finally:
+        close_generator(gen)
+    return out
+
+
+def _grader():
+    """``(golds, texts) -> verdicts`` through the one grading path."""
+    from ttscale.grading import Grader, extract_answer
+
+    def grade(golds: list[str], texts: list[str]) -> list[bool]:
+        with Grader() as grader:
+            return grader.grade(golds, [extract_answer(t) for t in texts])
+
+    return grade
+
+
+def build_model(cfg: LearnConfig) -> tuple[Any, Any]:
+    """(model, tokenizer) to train: pretrained ``base.path`` or fresh weights of a shape."""
+    import torch
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+    )
+
+    b = cfg.base
+    source = b.path or b.scratch_from
+    tok = AutoTokenizer.from_pretrained(source)
+    cls = (
+        AutoModelForCausalLM
+        if cfg.prm_format.name == "math_shepherd"
+        else AutoModelForTokenClassification
+    )
+    extra = {"num_labels": 2} if cls is AutoModelForTokenClassification else {}
+    torch.manual_seed(cfg.seed)
+    if b.path:
+        model = cls.from_pretrained(b.path, dtype=torch.float32, **extra)
+    else:
+        model = cls.from_config(AutoConfig.from_pretrained(b.scratch_from, **extra))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    model.config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def learn(cfg: LearnConfig) -> dict[str, Any]:
+    """Label, train, save and evaluate; return the report (also in ``out/learn.json``)."""
+    import torch
+
+    from ttscale.learn.labels import write_jsonl
+    from ttscale.learn.toy_data import synthetic, train_problems
+    from ttscale.learn.trainer import Tokens, make_trainer, training_args
+    from ttscale.run.threads import set_torch_threads
+
+    set_torch_threads(cfg.threads)
+    out = Path(cfg.out)
+    t0 = time.time()
+    records = label(cfg)
+    rng = random.Random(cfg.seed)
+    rng.shuffle(records)
+    held, train = records[: cfg.data.held_out], records[cfg.data.held_out :]
+    if cfg.data.synthetic:
+        if cfg.data.source != "toy":
+            raise ValueError("data.synthetic: only the toy world has an exact checker")
+        train += synthetic(train_problems(cfg.data.synthetic, cfg.seed + 13), 0.5, cfg.seed)
+        rng.shuffle(train)
+    label_s = time.time() - t0
+    print(f"labelled {len(records)} samples in {label_s:.0f}s "
+          f"({sum(r.earliest_error == -1 for r in records) / max(1, len(records)):.1%} all good); "
+          f"training on {len(train)}, {len(held)} held out", flush=True)  # fmt: skip
+
+    model, tok = build_model(cfg)
+    f, t = cfg.prm_format, cfg.train
+    tokens = Tokens(f.name, f.step_tag, f.good_token, f.bad_token, f.separator)
+    args = training_args(str(out / ".trainer"), steps=t.steps, batch_size=t.batch_size, lr=t.lr,
+                         warmup=t.warmup, seed=cfg.seed, weight_decay=t.weight_decay,
+                         log_every=t.log_every)  # fmt: skip
+    args.disable_tqdm = not cfg.progress
+    trainer = make_trainer(model, tok, tokens, [r.to_trl() for r in train], args, t.lm_weight)
+    t1 = time.time()
+    trainer.train()
+    train_s = time.time() - t1
+
+    model.to(getattr(torch, cfg.save_dtype)).save_pretrained(out)
+    tok.save_pretrained(out)
+    write_jsonl(out / "prm_data.jsonl", [r.to_trl() for r in train])
+    write_jsonl(out / "processbench.jsonl", [r.to_processbench("policy") for r in held])
+    report = {"config": cfg.model_dump(), "records": len(records), "train_records": len(train),
+              "held_out": len(held), "label_seconds": round(label_s, 1),
+              "train_seconds": round(train_s, 1), "held_out_metrics": evaluate(cfg, out, held)}  # fmt: skip
+    (out / "learn.json").write_text(json.dumps(report, indent=2, default=str))
+    print(f"trained in {train_s:.0f}s; saved {out}")
+    return report
+
+
+def evaluate(cfg: LearnConfig, folder: Path, held: list[Labelled]) -> dict[str, Any]:
+    """ProcessBench metrics of the saved PRM on the held-out samples (loaded as inference does)."""
+    if not held:
+        return {}
+    from ttscale.learn.prm_eval import processbench_report, score_cases
+    from ttscale.prm import PRMS
+
+    f = cfg.prm_format
+    opts = ({"step_tag": f.step_tag, "good_token": f.good_token, "bad_token": f.bad_token}
+            if f.name == "math_shepherd" else {"step_separator": f.separator})  # fmt: skip
+    prm = PRMS.get(f.name)(str(folder), batch_size=64, **opts)
+    cases = [r.to_processbench() for r in held]
+    report = processbench_report([c["label"] for c in cases], score_cases(prm, cases), 0.5)
+    pb = report["at_threshold"]
+    print(f"held-out ProcessBench F1 {pb['f1']:.3f} (best {report['best']['f1']:.3f} at "
+          f"{report['best']['threshold']:.2f}), step AUC {report['step_auc']:.3f}")  # fmt: skip
+    report.pop("sweep")
+    return report
