@@ -27,8 +27,9 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
-train: setup  ## retrain the tiny policy and PRM into models/ (seeded, < 40 min on 2 cores)
+train: setup  ## retrain the tiny policy, then the toy PRM from it, into models/ (seeded, CPU)
 	$(PY) scripts/train_toy_models.py
+	$(PY) learn.py
 
 cluster-up:  ## install (root, apt) and start the local single-node Slurm cluster for tests
 	bash slurm/local/install.sh && bash slurm/local/start.sh

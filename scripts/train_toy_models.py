@@ -1,12 +1,10 @@
 #!/usr/bin/env python
-"""Train the embedded toy world's tiny policy and tiny PRM (seeded, CPU, < 40 min on 2 cores).
+"""Train the embedded toy world's tiny policy (seeded, CPU, about 25 min on 2 cores).
 
-    python scripts/train_toy_models.py                 # both stages, writes models/
-    python scripts/train_toy_models.py --stage prm     # only the PRM (needs models/toy-policy)
+    python scripts/train_toy_models.py                 # writes models/toy-policy
 
 The policy learns from randomly ordered valid solutions (so its samples make different
-mistakes). The PRM is initialised separately, learns from the policy's own samples labelled
-by the exact step checker plus synthetic slips, and is saved in math-shepherd format.
+mistakes). The toy PRM is trained from it by ``python learn.py`` (``make train`` runs both).
 """
 
 from __future__ import annotations
@@ -51,20 +49,13 @@ def train_policy(out: Path, steps: int, seed: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--stage", choices=["all", "policy", "prm"], default="all")
     ap.add_argument("--out", type=Path, default=ROOT / "models")
     ap.add_argument("--policy-steps", type=int, default=1500)
-    ap.add_argument("--prm-steps", type=int, default=700)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     t0 = time.time()
-    if args.stage in ("all", "policy"):
-        train_policy(args.out / "toy-policy", args.policy_steps, args.seed)
-    if args.stage in ("all", "prm"):
-        from ttscale.learn.toy_prm import train_prm
-
-        train_prm(args.out / "toy-policy", args.out / "toy-prm", args.prm_steps, args.seed)
+    train_policy(args.out / "toy-policy", args.policy_steps, args.seed)
     print(f"done in {(time.time() - t0) / 60:.1f} min")
 
 

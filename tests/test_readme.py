@@ -42,6 +42,38 @@ def _commands() -> list[tuple[str, list[str]]]:
 COMMANDS = _commands()
 
 
+def _other_commands() -> list[str]:
+    """The README's ``python learn.py`` and ``python -m ttscale.prm_eval`` lines."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash)?\n(.*?)```", text, re.S)
+    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
+    return [ln for ln in lines if "python learn.py" in ln or "ttscale.prm_eval" in ln]
+
+
+def test_the_readme_shows_the_learn_evaluate_search_loop() -> None:
+    others = _other_commands()
+    assert any("learn.py" in c for c in others) and any("prm_eval" in c for c in others)
+
+
+@pytest.mark.parametrize("line", _other_commands())
+def test_learn_and_prm_eval_lines_compose_and_validate(line) -> None:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from ttscale.learn.config import validate_learn
+    from ttscale.learn.prm_eval import parse
+
+    words = shlex.split(line, comments=True)
+    if "learn.py" in words:
+        args = words[words.index("learn.py") + 1 :]
+        with initialize_config_dir(config_dir=str(ROOT / "conf" / "learn"), version_base="1.3"):
+            validate_learn(hydra_compose(config_name="config", overrides=args))
+    else:
+        own, overrides = parse(words[words.index("ttscale.prm_eval") + 1 :])
+        assert "data" in own or "results" in own
+        validate(compose(*overrides))
+
+
 def test_the_readme_has_commands() -> None:
     assert len(COMMANDS) >= 8
 

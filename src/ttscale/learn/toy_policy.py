@@ -1,11 +1,8 @@
-"""Training loops for the tiny policy and the tiny PRM (used by scripts/train_toy_models.py).
+"""The training loop of the tiny policy (scripts/train_toy_models.py).
 
-Both models are small Llamas (head_dim 64, which vLLM's attention backends support) over the
-character tokenizer. The policy learns from randomly ordered valid solutions. The PRM is a
-separately initialised causal LM read math-shepherd style: a ``ки`` tag after every step and a
-2-way softmax over ``+``/``-`` at each tag. It learns from the policy's own samples labelled by
-the exact checker, plus synthetic corruptions, with an auxiliary LM loss on correct steps so
-that it learns the arithmetic it must verify.
+A small Llama (head_dim 64, which vLLM's attention backends support) over the character
+tokenizer, learning from randomly ordered valid solutions. The toy PRM is trained by
+``learn.py`` (:mod:`ttscale.learn.run`) from this policy's weights and samples.
 """
 
 from __future__ import annotations
@@ -18,15 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ttscale.prm.math_shepherd import format_input
 from ttscale.toyworld.arith import (
     STEP_SEP,
     Expr,
-    check_steps,
     problem_text,
     solution_steps,
 )
-from ttscale.toyworld.tokenizer import STEP_TAG
 
 
 @dataclass
@@ -139,51 +133,3 @@ def save_model(model, tok, out, *, sample: bool) -> None:
             pad_token_id=tok.pad_token_id,
         ).save_pretrained(out)
     print(f"saved {out}")
-
-
-# --- PRM data -------------------------------------------------------------------------------
-
-
-def corrupt_steps(steps: list[str], rng: random.Random) -> list[str]:
-    """Introduce one realistic slip: a digit off by one in a result or a copied operand."""
-    out = list(steps)
-    k = rng.randrange(len(out))
-    step = out[k]
-    digit_positions = [i for i, c in enumerate(step) if c.isdigit()]
-    if not digit_positions:
-        return out
-    i = rng.choice(digit_positions)
-    d = int(step[i])
-    new = (d + rng.choice([-1, 1])) % 10
-    out[k] = step[:i] + str(new) + step[i + 1 :]
-    return out
-
-
-def prm_example(tokenizer, problem: str, steps: list[str]):
-    """(input_ids, tag positions, labels per tag, lm mask) for one solution."""
-    labels = check_steps(problem, steps)
-    ids = tokenizer(format_input(problem, steps, STEP_TAG), add_special_tokens=False).input_ids
-    tag = tokenizer.convert_tokens_to_ids(STEP_TAG)
-    positions = [i for i, t in enumerate(ids) if t == tag]
-    assert len(positions) == len(steps), "every step needs exactly one tag"
-    # Auxiliary LM loss on tokens of correct steps only, so the verifier learns the arithmetic.
-    first_bad = labels.index(False) if False in labels else len(labels)
-    lm_end = positions[first_bad - 1] if first_bad > 0 else 0
-    return ids, positions, labels, lm_end
-
-
-def prm_batch(tokenizer, examples: list[tuple[str, list[str]]], good: int, bad: int):
-    """Tensors for a PRM step: ids, LM labels, (row, position) of tags and their targets.
-
-    Target class 0 is "+" (step correct), class 1 is "-".
-    """
-    rows = [prm_example(tokenizer, q, steps) for q, steps in examples]
-    ids = _pad([r[0] for r in rows], tokenizer.pad_token_id)
-    lm = torch.full_like(ids, -100)
-    where, target = [], []
-    for b, (seq, positions, labels, lm_end) in enumerate(rows):
-        lm[b, :lm_end] = torch.tensor(seq[:lm_end])
-        for pos, ok in zip(positions, labels):
-            where.append((b, pos))
-            target.append(0 if ok else 1)
-    return ids, lm, torch.tensor(where), torch.tensor(target)
