@@ -181,3 +181,30 @@ def test_local_store_checks_identity_on_every_read(tmp_path) -> None:
     other = LocalStore(tmp_path, "m", identity={"n": 4})
     with pytest.raises(IdentityError, match="n: 2 -> 4"):
         other.read_chunk("run", 0, 1)
+
+
+def test_a_model_retrained_in_place_changes_the_identity(tmp_path) -> None:
+    """A path is not enough: new weights at the same path are another run."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    prm = tmp_path / "prm"
+    shutil.copytree(ROOT / "models" / "toy-prm", prm)
+    before = _fp(f"prm.path={prm}")
+    (prm / "learn.json").write_text("{}")  # notes beside the weights do not count
+    assert _fp(f"prm.path={prm}") == before
+    weights = prm / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of the last weight
+    weights.write_bytes(bytes(data))
+    assert _fp(f"prm.path={prm}") != before
+
+
+def test_a_dataset_file_edited_in_place_changes_the_identity(tmp_path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"problem": "1+1", "answer": "2", "unique_id": "a"}\n')
+    args = ("dataset=math500", "dataset.source=file", f"dataset.path={data}")
+    before = _fp(*args)
+    data.write_text('{"problem": "1+1", "answer": "3", "unique_id": "a"}\n')
+    assert _fp(*args) != before

@@ -5,6 +5,13 @@ that cannot change a row (progress bars, threads, worker counts, where results g
 Everything else is in, so a new config key is part of the identity unless someone decides
 otherwise here. Secrets are never part of it (they are dropped, not masked).
 
+Paths are not enough: a model retrained in place keeps its path, a dataset file edited in
+place keeps its name. So the identity also holds a content fingerprint of every local model
+folder and dataset file (``model.content``, ``prm.content``, ``dataset.content``): of a
+folder, its weight, config and tokenizer files; each by its size and its first and last MiB
+(cheap for a 15 GB checkpoint, and a retrain rewrites both ends). Hub ids have none (the id is
+their name; pin a revision in the id to pin the weights).
+
 Every chunk and merged summary records ``identity`` and ``fingerprint``; a run's results
 folder includes the fingerprint, and every reader (the pipeline's skip, the merge,
 find_missing, the analysis) refuses rows of another fingerprint, naming the keys that differ.
@@ -14,12 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 __all__ = ["IGNORED", "differences", "fingerprint", "identity", "prm_label", "run_prefix"]
 
 VERSION = 1
+_CONTENT_OF = {
+    "model.path": "model.content",
+    "prm.path": "prm.content",
+    "dataset.path": "dataset.content",
+}
+_EDGE = 1 << 20  # bytes read at each end of a large file
 # Settings that cannot change a row. Prefixes match whole sections ("storage" is every
 # storage.* key). Row ranges (dataset.start/end/num_samples, shard.*) are in a chunk's name;
 # metrics.* only shape summaries, which every merge recomputes from the rows.
@@ -102,7 +116,50 @@ def identity(run: Any) -> dict[str, Any]:
             continue
         value = _portable(flat[key]) if key in _PATH_KEYS else flat[key]
         out[key] = redact(value)  # a URL's password, wherever one is
-    return out
+        if key in _CONTENT_OF and isinstance(flat[key], str):
+            digest = content_fingerprint(flat[key])
+            if digest is not None:
+                out[_CONTENT_OF[key]] = digest
+    return dict(sorted(out.items()))
+
+
+def content_fingerprint(path: str) -> str | None:
+    """12 hex digits of what a local file or model folder holds; None if it is not local."""
+    p = Path(path)
+    try:
+        files = sorted(f for f in p.iterdir() if _model_file(f)) if p.is_dir() else [p]
+        stats = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    except OSError:
+        return None
+    return _digest(stats) if files and p.exists() else None
+
+
+_MODEL_SUFFIXES = (".safetensors", ".bin", ".pt", ".model", ".jinja", ".tiktoken")
+_MODEL_NAMES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json")  # fmt: skip
+
+
+def _model_file(f: Path) -> bool:
+    """What defines a model folder's outputs (weights, config, tokenizer); not notes or data
+    written beside it (learn.py's learn.json and jsonl files)."""
+    return f.is_file() and (f.suffix in _MODEL_SUFFIXES or f.name in _MODEL_NAMES)
+
+
+@lru_cache(maxsize=64)
+def _digest(stats: tuple[tuple[str, int, int], ...]) -> str:
+    """Keyed by (name, size, mtime) of every file, so a run hashes each folder once."""
+    h = hashlib.sha256()
+    for name, size, _ in stats:
+        f = Path(name)
+        h.update(f"{f.name}:{size}\n".encode())
+        with open(f, "rb") as fh:
+            if size <= 2 * _EDGE:
+                h.update(fh.read())
+            else:
+                h.update(fh.read(_EDGE))
+                fh.seek(size - _EDGE)
+                h.update(fh.read(_EDGE))
+    return h.hexdigest()[:12]
 
 
 def fingerprint(ident: dict[str, Any]) -> str:
