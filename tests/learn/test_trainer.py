@@ -79,3 +79,17 @@ def test_transformers_trainer_runs_the_prm_loss(char_tokenizer, tmp_path) -> Non
 def test_mismatched_labels_are_an_error(char_tokenizer) -> None:
     with pytest.raises(ValueError, match="2 steps but 1 labels"):
         encode_example(char_tokenizer, Tokens("math_shepherd"), {**RECORDS[0], "labels": [True]})
+
+
+def test_until_error_leaves_the_steps_after_the_first_bad_one_unlabelled(char_tokenizer) -> None:
+    rec = {
+        "prompt": "Compute 2+3*2.",
+        "completions": ["3*2=6, so 2+6", "2+6=9", "x"],
+        "labels": [True, False, False],
+    }
+    tokens = Tokens("math_shepherd")
+    every = encode_example(char_tokenizer, tokens, rec)
+    until = encode_example(char_tokenizer, tokens, rec, until_error=True)
+    assert sum(v != -100 for v in every["labels"]) == 3
+    kept = [v for v in until["labels"] if v != -100]
+    assert kept == char_tokenizer.convert_tokens_to_ids(["+", "-"])  # the good step, the error

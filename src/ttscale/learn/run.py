@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -135,14 +137,17 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
     model, tok = build_model(cfg)
     f, t = cfg.prm_format, cfg.train
     tokens = Tokens(f.name, f.step_tag, f.good_token, f.bad_token, f.separator)
-    args = training_args(str(out / ".trainer"), steps=t.steps, batch_size=t.batch_size, lr=t.lr,
+    scratch = tempfile.mkdtemp(prefix="ttscale-learn-")  # Trainer's own files: not the PRM's
+    args = training_args(scratch, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
                          warmup=t.warmup, seed=cfg.seed, weight_decay=t.weight_decay,
                          log_every=t.log_every)  # fmt: skip
     args.disable_tqdm = not cfg.progress
-    trainer = make_trainer(model, tok, tokens, [r.to_trl() for r in train], args, t.lm_weight)
+    trainer = make_trainer(model, tok, tokens, [r.to_trl() for r in train], args, t.lm_weight,
+                           until_error=t.labels == "until_error")  # fmt: skip
     t1 = time.time()
     trainer.train()
     train_s = time.time() - t1
+    shutil.rmtree(scratch, ignore_errors=True)
 
     model.to(getattr(torch, cfg.save_dtype)).save_pretrained(out)
     tok.save_pretrained(out)

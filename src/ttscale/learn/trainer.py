@@ -35,11 +35,15 @@ class Tokens:
     separator: str = "\n"
 
 
-def encode_example(tokenizer: Any, tokens: Tokens, example: dict[str, Any]) -> dict[str, list[int]]:
+def encode_example(
+    tokenizer: Any, tokens: Tokens, example: dict[str, Any], *, until_error: bool = False
+) -> dict[str, list[int]]:
     """``{"input_ids", "labels", "lm_labels"}`` of one TRL-format record.
 
     ``labels`` is -100 except at step ends: the good/bad token id (math_shepherd) or 1/0
-    (token_classification). ``lm_labels`` holds the ids of the text up to the last good step
+    (token_classification). ``until_error`` labels the steps up to the first bad one only
+    (ProcessBench's view: what follows an error has no label of its own), so the PRM must
+    judge each step rather than guess from the problem whether an error came earlier. ``lm_labels`` holds the ids of the text up to the last good step
     before the first bad one (math_shepherd's auxiliary LM loss), -100 elsewhere.
     """
     prompt, steps, good = example["prompt"], example["completions"], example["labels"]
@@ -65,10 +69,12 @@ def encode_example(tokenizer: Any, tokens: Tokens, example: dict[str, Any]) -> d
         ids, positions, values = enc.ids, enc.positions, [int(bool(g)) for g in good]
     else:
         raise ValueError(f"prm_format: must be one of {', '.join(FORMATS)}, got {tokens.format!r}")
-    labels = [-100] * len(ids)
-    for p, v in zip(positions, values):
-        labels[p] = v
     first_bad = good.index(False) if False in good else len(good)
+    labels = [-100] * len(ids)
+    for k, (p, v) in enumerate(zip(positions, values)):
+        if until_error and k > first_bad:
+            break
+        labels[p] = v
     lm_end = positions[first_bad - 1] if first_bad > 0 else 0
     lm_labels = ids[:lm_end] + [-100] * (len(ids) - lm_end)
     return {"input_ids": ids, "labels": labels, "lm_labels": lm_labels}
@@ -110,11 +116,11 @@ def prm_loss(model: Any, batch: dict[str, torch.Tensor], tokens: Tokens, ids: tu
 
 
 def make_trainer(model: Any, tokenizer: Any, tokens: Tokens, records: list[dict[str, Any]],
-                 args: Any, lm_weight: float = 0.0) -> Any:  # fmt: skip
+                 args: Any, lm_weight: float = 0.0, until_error: bool = False) -> Any:  # fmt: skip
     """A ``transformers.Trainer`` over ``records`` (TRL format), with the PRM loss."""
     from transformers import Trainer
 
-    rows = [encode_example(tokenizer, tokens, r) for r in records]
+    rows = [encode_example(tokenizer, tokens, r, until_error=until_error) for r in records]
     ids = tuple(tokenizer.convert_tokens_to_ids([tokens.good_token, tokens.bad_token]))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
