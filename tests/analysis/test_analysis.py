@@ -137,6 +137,7 @@ def test_every_analysis_type_writes_readable_plots(report) -> None:
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert f"]({png.name})" in text  # embedded in the report
     for title in ("Summary", "Approach comparison", "Temperature comparison",
+                  "Pooled temperatures vs the best single one",
                   "Difficulty x temperature", "Model comparison"):  # fmt: skip
         assert f"## {title}" in text
 

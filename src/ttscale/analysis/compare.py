@@ -206,7 +206,16 @@ def temperature_comparison(
                              f"{m['samples']:.0f}", f"{100 * m['avg']:.1f}",
                              f"{100 * m[f'maj@{k}']:.1f} (@{k})", f"{100 * m[f'pass@{k}']:.1f} (@{k})"])  # fmt: skip
     headers = ["model", "approach", "temperature", "samples", "N", "avg@N", "maj@N", "pass@N"]
-    return [Section("Temperature comparison", headers, rows, figures)]
+    pooled = [
+        [g.model, g.approach, g.first.run.name.temperature_label, str(r["k"]),
+         f"{100 * r['pooled']:.1f}", f"{100 * r['best_single']:.1f} (T={r['best_temperature']:g})"]
+        for g in groups for r in g.first.pooled
+    ]  # fmt: skip
+    sections = [Section("Temperature comparison", headers, rows, figures)]
+    if pooled:
+        heads = ["model", "approach", "temperature", "k", "pooled pass@k", "best single pass@k"]
+        sections.append(Section("Pooled temperatures vs the best single one", heads, pooled, []))
+    return sections
 
 
 # -- difficulty x temperature ------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 from ttscale.analysis.discover import Run
 from ttscale.analysis.load import Problem
 from ttscale.metrics import aggregate, problem_metrics
-from ttscale.metrics.temperature import per_temperature
+from ttscale.metrics.temperature import per_temperature, pooled_vs_single
 
 __all__ = [
     "LEVEL_BINS",
@@ -101,6 +101,8 @@ class RunMetrics:
         ci: Bootstrap 95% CI of each accuracy metric, ``{key: (lo, hi)}``.
         by_level: ``{level: metrics}`` for the dataset's levels (empty without levels).
         by_temperature: ``{T: metrics}`` of each temperature's own samples (several only).
+        pooled: pooled multi-temperature pass@k against each single temperature's, per k
+            (:func:`ttscale.metrics.temperature.pooled_vs_single`; several temperatures only).
         solve_rate: ``{problem key: avg@N}`` (for baseline difficulty levels).
         rows: The per-problem metrics, for re-slicing.
         levels: Dataset level per problem (None where absent).
@@ -114,6 +116,7 @@ class RunMetrics:
     ci: dict[str, tuple[float, float]]
     by_level: dict[int, dict[str, float]] = field(default_factory=dict)
     by_temperature: dict[float, dict[str, float]] = field(default_factory=dict)
+    pooled: list[dict] = field(default_factory=list)
     solve_rate: dict[str, float] = field(default_factory=dict)
     rows: list[dict[str, float]] = field(default_factory=list)
     levels: list[int | None] = field(default_factory=list)
@@ -171,6 +174,10 @@ def run_metrics(
     temps = {t for p in problems if p.temperatures for t in p.temperatures}
     if len(temps) > 1 and all(p.temperatures for p in problems):
         metrics.by_temperature = per_temperature(_temperature_rows(problems), seed=seed)
+        try:
+            metrics.pooled = pooled_vs_single(_temperature_rows(problems))
+        except ValueError:  # problems sampled at different temperatures (temps=early)
+            metrics.pooled = []
     return metrics
 
 
