@@ -93,3 +93,30 @@ def test_until_error_leaves_the_steps_after_the_first_bad_one_unlabelled(char_to
     assert sum(v != -100 for v in every["labels"]) == 3
     kept = [v for v in until["labels"] if v != -100]
     assert kept == char_tokenizer.convert_tokens_to_ids(["+", "-"])  # the good step, the error
+
+
+def test_the_ranking_loss_pairs_right_and_wrong_samples_of_one_problem() -> None:
+    import math
+
+    from ttscale.learn.trainer import ranking_loss
+
+    # 4 samples, 3 steps each: margins per step; labels: where (labelled) and bad.
+    margin = torch.tensor([[2.0, 1.0, 3.0], [2.0, -1.0, 0.0], [0.5, 0.5, 0.5], [1.0, 1.0, -2.0]])
+    where = torch.tensor([[1, 1, 1], [1, 1, 0], [1, 1, 1], [1, 1, 1]], dtype=torch.bool)
+    bad = torch.tensor([[0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=torch.bool)
+    group = torch.tensor([0, 0, 1, 1])
+    # group 0: right score 1.0, wrong -1.0; group 1: right 0.5, wrong -2.0 (min of labelled)
+    want = (math.log1p(math.exp(-1.0 - 1.0)) + math.log1p(math.exp(-2.0 - 0.5))) / 2
+    assert ranking_loss(margin, where, bad, group).item() == pytest.approx(want)
+    assert ranking_loss(margin, where, bad, torch.tensor([0, 1, 2, 3])).item() == 0.0
+
+
+def test_grouped_batches_hold_whole_problems(char_tokenizer, tmp_path) -> None:
+    tok = char_tokenizer
+    model = tiny_model(tok, "math_shepherd")
+    args = training_args(str(tmp_path / "out"), steps=2, batch_size=2, lr=1e-3, warmup=0, seed=0,
+                         log_every=1, cpu=True)  # fmt: skip
+    trainer = make_trainer(model, tok, Tokens("math_shepherd"), RECORDS, args, rank_weight=1.0)
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["group"].tolist()[0] == batch["group"].tolist()[1]  # one problem's pair
+    assert trainer.train().global_step == 2

@@ -62,6 +62,7 @@ class TrainSettings(_Strict):
     warmup: int = Field(100, ge=0)
     weight_decay: float = Field(0.01, ge=0)
     lm_weight: float = Field(0.0, ge=0)
+    rank_weight: float = Field(0.0, ge=0)  # within-problem ranking loss (batches of problems)
     labels: Literal["all", "until_error"] = "all"  # until_error: no labels after the first bad step
     log_every: int = Field(100, ge=1)
 

@@ -143,7 +143,8 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
                          log_every=t.log_every)  # fmt: skip
     args.disable_tqdm = not cfg.progress
     trainer = make_trainer(model, tok, tokens, [r.to_trl() for r in train], args, t.lm_weight,
-                           until_error=t.labels == "until_error")  # fmt: skip
+                           until_error=t.labels == "until_error",
+                           rank_weight=t.rank_weight)  # fmt: skip
     t1 = time.time()
     trainer.train()
     train_s = time.time() - t1

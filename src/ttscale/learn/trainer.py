@@ -94,20 +94,35 @@ class Collator:
         out["attention_mask"] = torch.tensor(
             [[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows]
         )
+        out["group"] = torch.tensor([r.get("group", i) for i, r in enumerate(rows)])
         return out
 
 
 def prm_loss(model: Any, batch: dict[str, torch.Tensor], tokens: Tokens, ids: tuple[int, int],
-             lm_weight: float) -> torch.Tensor:  # fmt: skip
-    """The training loss of one batch (``ids``: the good and bad token ids)."""
+             lm_weight: float, rank_weight: float = 0.0) -> torch.Tensor:  # fmt: skip
+    """The training loss of one batch (``ids``: the good and bad token ids).
+
+    ``rank_weight`` adds a within-problem ranking loss: for every pair of samples of one
+    problem (``batch["group"]``) of which one is wholly right and one is not, softplus of
+    the wrong one's solution score minus the right one's, where a solution's score is its
+    lowest step margin (log-odds of good). It rewards telling right from wrong *within* a
+    problem, which per-step labels alone do not: they can be fit by how hard a problem is.
+    """
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     logits, labels = out.logits, batch["labels"]
     where = labels != -100
     if tokens.format == "token_classification":
-        return torch.nn.functional.cross_entropy(logits[where].float(), labels[where])
-    pair = logits[where][:, list(ids)].float()  # softmax over just good and bad, as read
-    loss = torch.nn.functional.cross_entropy(pair, (labels[where] == ids[1]).long())
-    if lm_weight:
+        margin = logits[..., 1].float() - logits[..., 0].float()
+        loss = torch.nn.functional.cross_entropy(logits[where].float(), labels[where])
+        bad = labels == 0
+    else:
+        margin = logits[..., ids[0]].float() - logits[..., ids[1]].float()
+        pair = logits[where][:, list(ids)].float()  # softmax over just good and bad, as read
+        loss = torch.nn.functional.cross_entropy(pair, (labels[where] == ids[1]).long())
+        bad = labels == ids[1]
+    if rank_weight:
+        loss = loss + rank_weight * ranking_loss(margin, where, bad, batch["group"])
+    if lm_weight and tokens.format == "math_shepherd":
         lm = batch["lm_labels"][:, 1:]
         if (lm != -100).any():
             step = logits[:, :-1][lm != -100].float()
@@ -115,23 +130,58 @@ def prm_loss(model: Any, batch: dict[str, torch.Tensor], tokens: Tokens, ids: tu
     return loss
 
 
+def ranking_loss(margin: torch.Tensor, where: torch.Tensor, bad: torch.Tensor,
+                 group: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """Mean softplus(score_wrong - score_right) over same-group pairs (0 without pairs)."""
+    score = margin.masked_fill(~where, float("inf")).min(dim=1).values
+    wrong = bad.any(dim=1)
+    has = where.any(dim=1)
+    pairs = (group[:, None] == group[None, :]) & (~wrong & has)[:, None] & (wrong & has)[None, :]
+    if not pairs.any():
+        return margin.sum() * 0.0
+    diff = score[None, :] - score[:, None]  # [right i, wrong j]: wrong minus right
+    return torch.nn.functional.softplus(diff[pairs]).mean()
+
+
 def make_trainer(model: Any, tokenizer: Any, tokens: Tokens, records: list[dict[str, Any]],
-                 args: Any, lm_weight: float = 0.0, until_error: bool = False) -> Any:  # fmt: skip
-    """A ``transformers.Trainer`` over ``records`` (TRL format), with the PRM loss."""
+                 args: Any, lm_weight: float = 0.0, until_error: bool = False,
+                 rank_weight: float = 0.0) -> Any:  # fmt: skip
+    """A ``transformers.Trainer`` over ``records`` (TRL format), with the PRM loss.
+
+    With ``rank_weight``, batches hold whole problems: records are grouped by prompt, the
+    groups shuffled once (``args.seed``) and read in order, so same-problem pairs meet.
+    """
     from transformers import Trainer
 
     rows = [encode_example(tokenizer, tokens, r, until_error=until_error) for r in records]
+    if rank_weight:
+        rows = _grouped(rows, [r["prompt"] for r in records], args.seed)
     ids = tuple(tokenizer.convert_tokens_to_ids([tokens.good_token, tokens.bad_token]))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     class PRMTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-            loss = prm_loss(model, inputs, tokens, ids, lm_weight)
+            loss = prm_loss(model, inputs, tokens, ids, lm_weight, rank_weight)
             return (loss, None) if return_outputs else loss
+
+        def _get_train_sampler(self, *args, **kwargs):
+            if not rank_weight:
+                return super()._get_train_sampler(*args, **kwargs)
+            return torch.utils.data.SequentialSampler(self.train_dataset)
 
     return PRMTrainer(
         model=model, args=args, train_dataset=_Rows(rows), data_collator=Collator(pad)
     )
+
+
+def _grouped(rows: list[dict], prompts: list[str], seed: int) -> list[dict]:
+    """Rows ordered by problem (groups in a seeded random order), each tagged with its group."""
+    order: dict[str, list[int]] = {}
+    for i, p in enumerate(prompts):
+        order.setdefault(p, []).append(i)
+    groups = list(order.values())
+    random.Random(seed).shuffle(groups)
+    return [{**rows[i], "group": g} for g, members in enumerate(groups) for i in members]
 
 
 class _Rows(torch.utils.data.Dataset):
