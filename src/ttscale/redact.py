@@ -73,16 +73,30 @@ def url_passwords(text: str) -> list[str]:
     return [m.group(2) for m in _URL_PASSWORD.finditer(text)]
 
 
-def redact(obj: Any, key: str = "") -> Any:
-    """A copy of nested dicts/lists with secret values (by key) replaced by ``***``.
+# Secret-shaped values wherever they are: Hub tokens, OpenAI keys, 40-hex-digit tokens.
+SECRET_SHAPE = re.compile(r"\b(?:hf_[A-Za-z0-9]{16,}|sk-[A-Za-z0-9_-]{16,}|[0-9a-f]{40})\b")
+
+
+def hide(text: str, values: Iterable[str]) -> str:
+    """``text`` with the given secret values and any secret-shaped token as ``***``."""
+    return SECRET_SHAPE.sub(MASK, scrub(text, values))
+
+
+def redact(obj: Any, key: str = "", values: Iterable[str] | None = None) -> Any:
+    """A copy of nested dicts/lists with secret values (by key) replaced by ``***``: the
+    one redaction of structured data (config dumps, summaries, wandb, printed commands).
 
     Strings of the form ``key=value`` (Hydra overrides) are redacted by their key, and the
-    password of any URL (``http://user:pw@host``) by its place.
+    password of any URL (``http://user:pw@host``) by its place. With ``values`` (known
+    secrets), every string is also scrubbed of them and of secret-shaped tokens, so a key
+    pasted into another field is caught too.
     """
     if isinstance(obj, Mapping):
-        return {k: redact(v, f"{key}.{k}" if key else str(k)) for k, v in obj.items()}
+        return {k: redact(v, f"{key}.{k}" if key else str(k), values) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [redact(v, key) for v in obj]
+        return [redact(v, key, values) for v in obj]
+    if values is not None and isinstance(obj, str) and not (key and is_secret_key(key)):
+        obj = hide(obj, values)
     if obj not in (None, "") and key and is_secret_key(key):
         return MASK
     if isinstance(obj, str) and "=" in obj:

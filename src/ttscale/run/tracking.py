@@ -16,12 +16,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ttscale.redact import MASK, is_secret_key, scrub, secret_values
+from ttscale.redact import hide, secret_values
+from ttscale.redact import redact as redact_value
 
 __all__ = ["Tracker", "accuracy_curves", "flatten", "redact"]
 
 # Values that look like credentials whatever their key: HF tokens, OpenAI/wandb-style keys.
-_SECRET_VALUE = re.compile(r"\b(?:hf_[A-Za-z0-9]{16,}|sk-[A-Za-z0-9_-]{16,}|[0-9a-f]{40})\b")
 _METRIC = re.compile(r"(naive|weighted|maj|pass)@(\d+)")
 
 
@@ -38,26 +38,10 @@ def flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def redact(cfg: dict[str, Any], secrets: set[str] | None = None) -> dict[str, Any]:
-    """A flat config with secrets replaced by ``***``.
-
-    By key (``model.api_key``, ``hf_token``; see :func:`ttscale.redact.is_secret_key`), by
-    value (``secrets``, default: secret-named environment variables) and by shape (``hf_...``,
-    ``sk-...``, 40 hex digits), so a key pasted into another field is caught too.
-    """
+    """A flat config with secrets as ``***``: :func:`ttscale.redact.redact` with value
+    scrubbing (``secrets``, default: secret-named environment variables)."""
     secrets = secret_values(env=os.environ) if secrets is None else secrets
-    out = {}
-    for k, v in cfg.items():
-        if v not in (None, "") and is_secret_key(k):
-            out[k] = MASK
-        elif isinstance(v, str):
-            out[k] = _hide(v, secrets)
-        else:
-            out[k] = v
-    return out
-
-
-def _hide(text: str, secrets: set[str]) -> str:
-    return _SECRET_VALUE.sub(MASK, scrub(text, secrets))
+    return {k: redact_value(v, k, secrets) for k, v in cfg.items()}
 
 
 def accuracy_curves(metrics: Mapping[str, float]) -> tuple[list[int], dict[str, list[float]]]:
@@ -175,7 +159,7 @@ class Tracker:
             for j, text in enumerate(texts[:completions]):
                 data.append([str(row.get("unique_id")), row.get("level"),
                              _short(row.get("problem"), 500), str(row.get("answer")),
-                             _short(_hide(text, self._secrets), 2000), _at(row, "answers", j),
+                             _short(hide(text, self._secrets), 2000), _at(row, "answers", j),
                              _at(row, "correct", j), _at(row, "agg_scores", j),
                              _at(row, "temperatures", j)])  # fmt: skip
         self.run.log({"samples": wandb.Table(columns=columns, data=data)})
