@@ -122,6 +122,10 @@ def label_with_rollouts(
     texts, params = [], []
     for i, (p, sols) in enumerate(zip(problems, solutions, strict=True)):
         base = prompt(p)
+        if not isinstance(base, str):
+            raise ValueError(
+                "data=rollouts continues partial solutions: use model.endpoint=completions"
+            )
         for j, steps in enumerate(sols):
             for s in range(len(steps) - 1):
                 prefixes.append((i, j, s))

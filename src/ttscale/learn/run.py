@@ -166,13 +166,14 @@ def evaluate(cfg: LearnConfig, folder: Path, held: list[Labelled]) -> dict[str, 
     """ProcessBench metrics of the saved PRM on the held-out samples (loaded as inference does)."""
     if not held:
         return {}
+    from ttscale.config import PRMConfig
     from ttscale.learn.prm_eval import processbench_report, score_cases
-    from ttscale.prm import PRMS
+    from ttscale.prm import build_prm
 
     f = cfg.prm_format
     opts = ({"step_tag": f.step_tag, "good_token": f.good_token, "bad_token": f.bad_token}
             if f.name == "math_shepherd" else {"step_separator": f.separator})  # fmt: skip
-    prm = PRMS.get(f.name)(str(folder), batch_size=64, **opts)
+    prm = build_prm(PRMConfig(name=f.name, path=str(folder), batch_size=64, **opts))
     cases = [r.to_processbench() for r in held]
     report = processbench_report([c["label"] for c in cases], score_cases(prm, cases), 0.5)
     pb = report["at_threshold"]
