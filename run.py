@@ -18,21 +18,22 @@ import ttscale.config  # noqa: F401  (registers the ${ttscale_root:} resolver)
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def cli(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
     from ttscale.backends.openai import ServerError  # light: httpx is imported on first use
+    from ttscale.config import ignored_overrides
+    from ttscale.config.hints import as_typed
     from ttscale.config.preflight import BAD_INPUT
     from ttscale.run.pipeline import main
 
     try:
-        from hydra.core.hydra_config import HydraConfig
-
-        from ttscale.config import ignored_overrides
-
         ignored_overrides(cfg, HydraConfig.get().overrides.task)  # this job's own overrides
         main(cfg)
     except BAD_INPUT as err:
-        # The user's input, not a bug: a clear message, no traceback. stderr is scrubbed of
-        # secrets (ttscale.redact), so an error that quotes a value cannot leak a key.
-        print(f"error: {err}", file=sys.stderr)
+        # The user's input, not a bug: a clear message, no traceback, presets named as typed
+        # (prm=toy, not its family). stderr is scrubbed of secrets (ttscale.redact), so an
+        # error that quotes a value cannot leak a key.
+        print(f"error: {as_typed(str(err), HydraConfig.get().runtime.choices)}", file=sys.stderr)
         sys.exit(2)
     except ServerError as err:
         # A server that kept failing after its retries: the message names the request.

@@ -32,12 +32,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from ttscale.paths import ROOT
-from ttscale.storage.naming import parse_chunk_file
-from ttscale.sweep import missing_ranges
-from ttscale.sweep.hydra import compose
+from ttscale.sweep import RunPlan, check, plan_runs, read, run_shards_locally, shards_for
+from ttscale.sweep.hydra import compose_sweep
 
 APPROACHES = (
     "best_of_n",
@@ -65,16 +62,17 @@ def approach_overrides(approach: str, n: int) -> list[str]:
     return []
 
 
-def overrides(args, approach: str, n: int, start: int, end: int) -> list[str]:
-    """The run.py overrides of one chunk: rows [start, end) of the split."""
+def overrides(args, approach: str, n: int) -> list[str]:
+    """The run.py overrides of (approach, n): the first --problems rows in --chunk shards."""
     out = [
         f"storage.results_dir={args.results_dir}",
         "progress=false",
         "tracking=none",
         f"approach={approach}",
         f"n={n}",
-        f"dataset.start={start}",
-        f"dataset.end={end}",
+        "dataset.num_samples=null",
+        f"dataset.end={args.problems}",
+        f"shard.count={-(-args.problems // args.chunk)}",
         f"seed={args.seed}",
         f"max_tokens={args.max_tokens}",
         f"grading.workers={args.grading_workers}",
@@ -91,39 +89,10 @@ def overrides(args, approach: str, n: int, start: int, end: int) -> list[str]:
     return out
 
 
-def run_folder(args, approach: str, n: int) -> Path:
-    """Where the pipeline writes the chunks of (approach, n): the run name ignores the rows."""
-    from ttscale.config import validate
-    from ttscale.identity import run_prefix
-    from ttscale.storage.naming import run_name
-
-    run = validate(compose(*overrides(args, approach, n, 0, 1)))
-    return Path(args.results_dir) / run_prefix(run) / run_name(run)
-
-
-def done_ranges(args, approach: str, n: int) -> dict[tuple[int, int], Path]:
-    """Results files of (approach, n) by row range [start, end), whatever --chunk was."""
-    found = {}
-    for path in run_folder(args, approach, n).glob("chunk-*.parquet"):
-        rows = parse_chunk_file(path.name)
-        if rows is not None:
-            found[rows] = path
-    return dict(sorted(found.items()))
-
-
-def reach(ranges: list[tuple[int, int]], start: int = 0) -> int:
-    """End of the longest run of rows from ``start`` that the ranges cover together."""
-    hi = max([start, *(e for _, e in ranges)])
-    gaps = missing_ranges(start, hi, ranges)
-    return gaps[0][0] if gaps else hi
-
-
-def run_chunk(args, approach: str, n: int, start: int, end: int) -> None:
-    """One pipeline run (skipped by the pipeline when its chunk exists)."""
-    from ttscale.run.pipeline import main
-
-    print(f"-- {approach} n={n} rows [{start}, {end})", flush=True)
-    main(compose(*overrides(args, approach, n, start, end)))
+def plan(args, approach: str, n: int) -> RunPlan:
+    """The run of (approach, n), as a sweep plans it: its shards are the resume unit."""
+    (only,) = plan_runs(compose_sweep(overrides(args, approach, n)))
+    return only
 
 
 def _vote(row: dict[str, Any], weighted: bool) -> bool:
@@ -176,31 +145,21 @@ HEAD = (
 )
 
 
-def chunks(args) -> list[tuple[int, int]]:
-    return [(a, min(a + args.chunk, args.problems)) for a in range(0, args.problems, args.chunk)]
-
-
 def collect(args) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Rows of each (approach, n) over the longest prefix of the split it has done.
 
     Prefixes differ while a run is under way (cheap approaches finish first); a table row says
     how many problems it covers. Rows cycle through the levels, so each prefix of a multiple
-    of 5 rows is balanced across difficulty.
+    of 5 rows is balanced across difficulty. Chunks are read and validated as a merge reads
+    them: each row counts once, whichever --chunk wrote it.
     """
     out = {}
     for n in args.ns:
         for approach in args.approaches:
-            ranges = done_ranges(args, approach, n)
-            problems = min(args.problems, reach(list(ranges)))
-            # Files from runs with different --chunk may overlap: each row counts once.
-            by_index: dict[int, dict[str, Any]] = {}
-            for (start, _), path in ranges.items():
-                if start < problems:
-                    for r in pq.read_table(path).to_pylist():
-                        if r["index"] < problems:
-                            by_index.setdefault(r["index"], r)
-            if by_index:
-                out[approach, n] = [by_index[i] for i in sorted(by_index)]
+            rows, report = read(plan(args, approach, n))
+            done = report.missing[0][0] if report.missing else args.problems
+            if done:
+                out[approach, n] = [rows[i] for i in range(done)]
     return out
 
 
@@ -271,16 +230,18 @@ def main() -> None:
         # row before backtracking: an interrupted run still has whole rows of the table.
         for n in sorted(args.ns):
             for tier in TIERS:
-                todo = [a for a in tier if a in args.approaches]
-                for i, (start, end) in enumerate(chunks(args)):
-                    if not todo or i % args.workers != args.worker:
+                runs = {a: plan(args, a, n) for a in tier if a in args.approaches}
+                # Rows done by an earlier run with another --chunk are not redone.
+                left = {a: set(shards_for(r, check(r).missing)) for a, r in runs.items()}
+                for i in range(-(-args.problems // args.chunk)):
+                    if i % args.workers != args.worker or not any(i in s for s in left.values()):
                         continue
-                    for approach in todo:
-                        # Rows done by an earlier run with another --chunk are not redone.
-                        if reach(list(done_ranges(args, approach, n)), start) < end:
-                            run_chunk(args, approach, n, start, end)
+                    for approach, run in runs.items():
+                        if i in left[approach]:
+                            print(f"-- {approach} n={n} rows {run.chunks[i]}", flush=True)
+                            run_shards_locally(run, [i])
                     took = time.perf_counter() - started
-                    print(f"== n={n} {' '.join(todo)} rows [{start}, {end}) done at {took:.0f} s")
+                    print(f"== n={n} {' '.join(runs)} shard {i} done at {took:.0f} s")
     report(args)
 
 

@@ -1,4 +1,5 @@
-"""scripts/compare_approaches.py: resumes over any chunk size, counts each row once."""
+"""scripts/compare_approaches.py: runs shards of the sweep machinery, resumes over any chunk
+size, counts each row once."""
 
 from __future__ import annotations
 
@@ -21,19 +22,22 @@ def _module():
     return mod
 
 
-@pytest.mark.parametrize(
-    ("ranges", "start", "want"),
-    [
-        ([], 0, 0),
-        ([(0, 25), (25, 50)], 0, 50),
-        ([(0, 25), (25, 50)], 20, 50),  # [20, 30) is covered by two files together
-        ([(0, 5), (10, 15)], 0, 5),  # a gap stops the run
-        ([(10, 15), (0, 12)], 0, 15),  # order does not matter; overlaps are fine
-        ([(0, 5)], 7, 7),  # nothing from 7 on
-    ],
-)
-def test_reach_is_the_covered_run_from_start(ranges, start, want):
-    assert _module().reach(ranges, start) == want
+def _args(tmp_path, **kw):
+    base = dict(
+        ns=[2], approaches=["majority"], problems=4, chunk=2, results_dir=str(tmp_path),
+        seed=0, max_tokens=64, policy=None, prm=None, grading_workers=1, set=[], threads=1,
+    )  # fmt: skip
+    return _module().argparse.Namespace(**{**base, **kw})
+
+
+@pytest.mark.parametrize(("problems", "chunk", "want"), [(4, 2, [(0, 2), (2, 4)]), (5, 2, None)])
+def test_chunks_are_the_shards_of_one_run(tmp_path, problems, chunk, want):
+    """The script's resume unit is a shard of the sweep machinery, not its own row ranges."""
+    run = _module().plan(_args(tmp_path, problems=problems, chunk=chunk), "majority", 2)
+    assert len(run.chunks) == -(-problems // chunk)
+    assert run.rows == (0, problems)
+    if want:
+        assert run.chunks == want
 
 
 def _run(tmp_path, *args: str) -> str:
@@ -64,13 +68,7 @@ def test_a_rerun_with_another_chunk_size_runs_nothing_and_counts_rows_once(
     mod = _module()
     folder = next((tmp_path / "toy-policy" / "none" / "majority").glob("*/*"))
     (folder / "chunk-1_4.parquet").write_bytes((folder / "chunk-2_4.parquet").read_bytes())
-    rows = mod.collect(
-        mod.argparse.Namespace(
-            ns=[2], approaches=["majority"], problems=4, results_dir=str(tmp_path),
-            seed=0, max_tokens=64, policy=None, prm=None, grading_workers=1,
-            set=["model.dtype=float32"], threads=1,
-        )
-    )["majority", 2]  # fmt: skip
+    rows = mod.collect(_args(tmp_path, set=["model.dtype=float32"]))["majority", 2]
     assert [r["index"] for r in rows] == [0, 1, 2, 3]
 
 

@@ -190,7 +190,7 @@ def test_minimum_above_the_per_temperature_budget_is_a_config_error():
 
 
 @pytest.mark.slow
-def test_e2e_two_stage_voting(make_cfg, policy_path):
+def test_e2e_two_stage_voting(make_cfg, policy_path, tmp_path):
     from ttscale.grading import extract_answer, normalize_answer
     from ttscale.run.pipeline import main
 
@@ -229,3 +229,28 @@ def test_e2e_two_stage_voting(make_cfg, policy_path):
             assert all(decided(r) is None for r in range(1, c["rounds"]))
         else:
             assert used == 8 and all(decided(r) is None for r in (1, 2))
+
+    # The analysis CLI reports the run's early exit, counted here by hand from the rows.
+    from ttscale.analysis.cli import main as analyze
+
+    cs = [json.loads(r["counters"]) for r in rows]
+    exits = [c for c in cs if c["exit_round"] >= 0]
+    out = tmp_path / "report"
+    argv = [str(tmp_path / "results"), "--output-dir", str(out), "--no-plots"]
+    assert analyze([*argv, "--analysis-type", "temperature_comparison"]) == 0
+    text = (out / "report.md").read_text()
+    section = text.split("## Early exit against the full budget", 1)[1].split("\n## ", 1)[0]
+    (line,) = [ln for ln in section.splitlines() if "two_stage_voting" in ln]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    voted = sum(c["vote_index"] >= 0 and r["correct"][c["vote_index"]] for c, r in zip(cs, rows))
+    used = sum(c["tokens_used"] for c in cs)
+    full = sum(c["tokens_full_budget"] for c in cs)
+    assert cells[3:] == [
+        f"{100 * voted / 3:.1f}",
+        f"{100 * len(exits) / 3:.1f}%",
+        f"{sum(c['exit_round'] for c in exits) / len(exits):.2f}" if exits else "nan",
+        f"{sum(c['samples_used'] for c in cs) / 3:.1f} / 8",
+        f"{used / 3:.0f}",
+        f"{full / 3:.0f}",
+        f"{100 * (1 - used / full):.1f}%",
+    ]

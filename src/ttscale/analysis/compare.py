@@ -215,7 +215,26 @@ def temperature_comparison(
     if pooled:
         heads = ["model", "approach", "temperature", "k", "pooled pass@k", "best single pass@k"]
         sections.append(Section("Pooled temperatures vs the best single one", heads, pooled, []))
+    exits = [_early_exit_row(g) for g in groups if all(m.early_exit for m in g.runs)]
+    if exits:
+        heads = ["model", "approach", "temperature", "accuracy", "exit rate", "mean exit round",
+                 "samples used / budget", "tokens/problem", "at full budget", "tokens saved"]  # fmt: skip
+        notes = ["Two-stage voting with early exit: the full budget's tokens are estimated from "
+                 "the tokens per sample of the problems that exited (means over seeds)."]  # fmt: skip
+        sections.append(Section("Early exit against the full budget", heads, exits, [], notes))
     return sections
+
+
+def _early_exit_row(g: GroupMetrics) -> list[str]:
+    def mean(key: str) -> float:
+        return sum(m.early_exit[key] for m in g.runs) / len(g.runs)
+
+    return [g.model, g.approach, g.first.run.name.temperature_label,
+            f"{100 * mean('accuracy'):.1f}", f"{100 * mean('exit_rate'):.1f}%",
+            f"{mean('mean_exit_round'):.2f}",
+            f"{mean('samples_used'):.1f} / {mean('budget_samples'):.0f}",
+            f"{mean('tokens_used'):.0f}", f"{mean('tokens_full_budget'):.0f}",
+            f"{100 * mean('tokens_saved'):.1f}%"]  # fmt: skip
 
 
 # -- difficulty x temperature ------------------------------------------------------------------

@@ -14,12 +14,13 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ttscale.analysis.discover import Run
 from ttscale.grading import Grader, extract_answer
+from ttscale.metrics.temperature import counters
 from ttscale.prm.aggregate import aggregate as agg_steps
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ _OURS = (
     "generated_tokens",
     "prm_tokens",
     "completion_tokens",
+    "counters",
 )
 _ANCHOR = ("problem", "answer", "completions", "scores", "level", "unique_id", "completion_tokens")
 
@@ -62,6 +64,8 @@ class Problem:
         temperatures: Sampling temperature per completion, or None when unknown.
         tokens: Generated tokens for the problem (NaN when unknown).
         prm_tokens: PRM tokens for the problem (NaN when unknown).
+        counters: The approach's own counters (two-stage voting: its exit round, samples and
+            tokens used, the vote's index); empty for anchor rows.
     """
 
     key: str
@@ -72,6 +76,7 @@ class Problem:
     temperatures: list[float] | None
     tokens: float
     prm_tokens: float
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 def read_rows(path: Path, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -179,6 +184,7 @@ def normalize_rows(
                 temperatures=_temperatures(r, run, len(lab)),
                 tokens=_tokens(r, "generated_tokens"),
                 prm_tokens=_tokens(r, "prm_tokens"),
+                counters=counters(r),
             )
         )
     return out

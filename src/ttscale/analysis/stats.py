@@ -15,7 +15,7 @@ import numpy as np
 from ttscale.analysis.discover import Run
 from ttscale.analysis.load import Problem
 from ttscale.metrics import aggregate, problem_metrics
-from ttscale.metrics.temperature import per_temperature, pooled_vs_single
+from ttscale.metrics.temperature import early_exit_summary, per_temperature, pooled_vs_single
 
 __all__ = [
     "LEVEL_BINS",
@@ -103,6 +103,8 @@ class RunMetrics:
         by_temperature: ``{T: metrics}`` of each temperature's own samples (several only).
         pooled: pooled multi-temperature pass@k against each single temperature's, per k
             (:func:`ttscale.metrics.temperature.pooled_vs_single`; several temperatures only).
+        early_exit: two-stage voting's accuracy, exit rate and tokens against its full budget
+            (:func:`ttscale.metrics.temperature.early_exit_summary`; such runs only).
         solve_rate: ``{problem key: avg@N}`` (for baseline difficulty levels).
         rows: The per-problem metrics, for re-slicing.
         levels: Dataset level per problem (None where absent).
@@ -117,6 +119,7 @@ class RunMetrics:
     by_level: dict[int, dict[str, float]] = field(default_factory=dict)
     by_temperature: dict[float, dict[str, float]] = field(default_factory=dict)
     pooled: list[dict] = field(default_factory=list)
+    early_exit: dict[str, float] = field(default_factory=dict)
     solve_rate: dict[str, float] = field(default_factory=dict)
     rows: list[dict[str, float]] = field(default_factory=list)
     levels: list[int | None] = field(default_factory=list)
@@ -178,6 +181,10 @@ def run_metrics(
             metrics.pooled = pooled_vs_single(_temperature_rows(problems))
         except ValueError:  # problems sampled at different temperatures (temps=early)
             metrics.pooled = []
+    if all("exit_round" in p.counters for p in problems):  # two-stage voting's rows
+        voted = [{"unique_id": p.key, "correct": p.correct, "counters": p.counters}
+                 for p in problems]  # fmt: skip
+        metrics.early_exit = early_exit_summary(voted)
     return metrics
 
 

@@ -67,7 +67,7 @@ class OpenAIGenerator:
         concurrency: requests in flight at most.
         timeout: seconds one attempt may take, reply included.
         max_retries: further attempts after a retryable failure.
-        backoff: first retry delay in seconds; doubled each retry, with full jitter.
+        backoff: first retry delay in seconds; doubled each retry, with jitter (ttscale.retry).
         fail_after: wall-clock seconds the server may keep failing, counted across all
             requests from the first failure since the last good reply; then the call stops
             with a :class:`ServerError` and the requests in flight are cancelled.

@@ -8,7 +8,8 @@ key the user most likely meant instead.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 
 # search-and-learn's command-line keys and what ttscale calls them (docs/migration.md).
 SAL_KEYS = {
@@ -47,3 +48,22 @@ def close_key(key: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``key``, if any is close enough to be a typo of it."""
     match = difflib.get_close_matches(key, [c for c in candidates if c != key], n=1, cutoff=0.6)
     return match[0] if match else None
+
+
+def as_typed(message: str, choices: Mapping[str, str | None]) -> str:
+    """Name a family as the preset the user chose: ``prm=toy (prm.name=math_shepherd)``.
+
+    Checks speak of ``prm.name``, the adapter family; a user who typed ``prm=toy`` never saw
+    that name. ``choices`` are Hydra's ``runtime.choices`` (group -> chosen preset).
+    """
+    for group, preset in choices.items():
+        if not preset or "/" in group:
+            continue
+
+        def name(m: re.Match[str], group: str = group, preset: str = preset) -> str:
+            return m[0] if m[1] == preset else f"{group}={preset} ({m[0]})"
+
+        message = re.sub(
+            rf"(?<![\w.]){re.escape(group)}\.name=([\w-]+(?:\.\w[\w-]*)*)", name, message
+        )
+    return message

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ttscale.config.hints import as_typed
 from ttscale.config.schema import RunConfig, limit_problems
 from ttscale.errors import ConfigError
 
@@ -23,11 +24,25 @@ def validate(cfg: Any) -> RunConfig:
     """
     from omegaconf import DictConfig
 
+    if isinstance(cfg, RunConfig):  # already validated: one object travels downstream
+        return cfg
+    try:
+        return _validate(cfg)
+    except ConfigError as err:
+        if isinstance(cfg, DictConfig) and "hydra" in cfg:  # a sweep task: name its presets
+            from omegaconf import OmegaConf
+
+            choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
+            raise ConfigError(as_typed(str(err), choices)) from None
+        raise
+
+
+def _validate(cfg: Any) -> RunConfig:
+    from omegaconf import DictConfig
+
     from ttscale.search import APPROACHES
     from ttscale.temperatures import SCHEDULES
 
-    if isinstance(cfg, RunConfig):  # already validated: one object travels downstream
-        return cfg
     if isinstance(cfg, DictConfig) and "hydra" in cfg:  # a sweep task: its own overrides
         from omegaconf import OmegaConf
 

@@ -128,13 +128,14 @@ def pooled_vs_single(rows: Sequence[Row], ks: Sequence[int] | None = None) -> li
     return out
 
 
-def _counters(row: Row) -> dict[str, int]:
-    c = row.get("counters", {})
+def counters(row: Row) -> dict[str, int]:
+    """A row's ``counters`` column as a dict (stored as JSON text in parquet)."""
+    c = row.get("counters") or {}
     return json.loads(c) if isinstance(c, str) else dict(c)
 
 
 def _vote_correct(row: Row) -> bool:
-    j = _counters(row).get("vote_index", -1)
+    j = counters(row).get("vote_index", -1)
     return j >= 0 and bool(row["correct"][j])
 
 
@@ -156,7 +157,7 @@ def early_exit_summary(
     """
     if not rows:
         raise ValueError("early_exit_summary needs at least one row")
-    cs = [_counters(r) for r in rows]
+    cs = [counters(r) for r in rows]
     exits = [c["exit_round"] for c in cs if c["exit_round"] >= 0]
     used = sum(c["tokens_used"] for c in cs)
     n = len(rows)
@@ -175,7 +176,7 @@ def early_exit_summary(
         if missing:
             raise ValueError(f"full_rows lack {len(missing)} problems, e.g. {missing[0]!r}")
         pairs = [(r, by_id[r["unique_id"]]) for r in rows]
-        full = sum(_counters(f)["tokens_used"] for _, f in pairs)
+        full = sum(counters(f)["tokens_used"] for _, f in pairs)
         out["full_accuracy"] = sum(_vote_correct(f) for _, f in pairs) / n
         out["agreement"] = sum(_answer(r) == _answer(f) for r, f in pairs) / n
     out["tokens_full_budget"] = full / n
@@ -186,5 +187,5 @@ def early_exit_summary(
 def _answer(row: Row) -> str | None:
     from ttscale.grading import normalize_answer
 
-    j = _counters(row).get("vote_index", -1)
+    j = counters(row).get("vote_index", -1)
     return normalize_answer(row["answers"][j]) if j >= 0 else None

@@ -42,7 +42,7 @@ def check_options(name: str, values: dict[str, Any]) -> list[str]:
         return [f"prm.name: unknown prm {name!r}; valid: none, {', '.join(PRMS.names())}"]
     keys = OPTIONS[name]
     problems = [
-        f"prm.{k}: not used by prm.name={name} (it reads: {', '.join(keys)})"
+        f"prm.{k}: not used by prm.name={name}; it reads: {', '.join(keys)}"
         for k, v in values.items()
         if v is not None and k not in keys and k not in _ALWAYS
     ]

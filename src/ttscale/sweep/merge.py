@@ -65,12 +65,17 @@ def _collect(plan: RunPlan, store: Any, report: MergeReport, progress: bool) -> 
     return rows
 
 
-def check(plan: RunPlan, *, progress: bool = False) -> MergeReport:
-    """Validate a run's chunks without writing anything (``report.path`` stays None)."""
+def read(plan: RunPlan, *, progress: bool = False) -> tuple[dict[int, dict], MergeReport]:
+    """The valid rows a run has so far, by dataset row, and the report of what is missing."""
     report = MergeReport(plan.name, plan.rows[1] - plan.rows[0])
     rows = _collect(plan, plan.store(), report, progress)
     report.rows = len(rows)
-    return report
+    return rows, report
+
+
+def check(plan: RunPlan, *, progress: bool = False) -> MergeReport:
+    """Validate a run's chunks without writing anything (``report.path`` stays None)."""
+    return read(plan, progress=progress)[1]
 
 
 def merge(plan: RunPlan, *, progress: bool = True) -> MergeReport:
