@@ -45,6 +45,7 @@ def build(args):
     from ttscale.backends.hf import HFGenerator
     from ttscale.data import to_problems
     from ttscale.prompts import build_prompt
+    from ttscale.scorers import PRMScorer
     from ttscale.search.base import Context
     from ttscale.toyworld.problems import test_split
 
@@ -62,7 +63,7 @@ def build(args):
     problems = to_problems(list(test_split())[: args.problems])
     ctx = Context(
         generator=gen,
-        prm=prm,
+        scorer=PRMScorer(prm),
         prompt=lambda p: build_prompt(gen.tokenizer, p.problem, None),
         n=args.n,
         temperatures=lambda n: [0.8] * n,

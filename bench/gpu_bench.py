@@ -232,6 +232,7 @@ def bench_beam(args, policy_dir: str, prm_dir: str, device: str) -> list[dict]:
     from ttscale.backends.hf import HFGenerator
     from ttscale.prm.qwen_math import QwenMathPRM
     from ttscale.prompts import build_prompt
+    from ttscale.scorers import PRMScorer
     from ttscale.search.base import Context
     from ttscale.search.beam_search import BeamSearch
 
@@ -242,7 +243,7 @@ def bench_beam(args, policy_dir: str, prm_dir: str, device: str) -> list[dict]:
                           progress=False)  # fmt: skip
         prm = QwenMathPRM(prm_dir, device=device, dtype=args.dtype, batch_size=256)
         tok = gen.tokenizer
-        ctx = Context(generator=gen, prm=prm, n=n, temperatures=lambda k: [0.8] * k, top_p=1.0,
+        ctx = Context(generator=gen, scorer=PRMScorer(prm), n=n, temperatures=lambda k: [0.8] * k, top_p=1.0,
                       prompt=lambda p, tok=tok: build_prompt(tok, p.problem, None),
                       max_tokens=args.max_tokens, seed=0, agg_strategy="last")  # fmt: skip
         opts = BeamSearch.Options(beam_width=args.beam_width, num_iterations=args.iterations)

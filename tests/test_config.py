@@ -124,7 +124,7 @@ def test_secret_values_never_appear_in_config_errors():
 
 
 def test_best_of_n_without_a_prm_fails_at_validation():
-    with pytest.raises(ConfigError, match="approach=best_of_n needs a PRM"):
+    with pytest.raises(ConfigError, match="approach=best_of_n needs a scorer"):
         validate(compose("prm=none"))
 
 

@@ -143,6 +143,32 @@ def test_random_mode_matches_bruteforce_small(case_seed):
             assert got == pytest.approx(want, abs=1e-12), (method, n, labels, correct, scores)
 
 
+@pytest.mark.parametrize("case_seed", range(8))
+def test_filtered_vote_matches_bruteforce(case_seed):
+    """DeepConf's offline vote: per subset, the top ceil(keep*n) by score (ties: the earlier
+    completion) vote, weighted by score. Enumerated exactly here (C(N, n) <= draws)."""
+    rng = np.random.default_rng(300 + case_seed)
+    size = int(rng.integers(1, 9))
+    labels, correct, scores = random_case(rng, size, continuous=case_seed % 2 == 0)
+    for keep in (0.1, 0.5, 0.9, 1.0):
+        for n in range(1, size + 1):
+            vals = []
+            for sub in itertools.combinations(range(size), n):
+                m = max(1, math.ceil(keep * n - 1e-9))
+                top = sorted(sub, key=lambda i: (-scores[i], i))[:m]
+                vals.append(brute_value(labels, correct, scores, top, "weighted"))
+            want = sum(vals) / len(vals)
+            got, _ = subset_accuracy(labels, correct, scores, n, "filtered", draws=100, keep=keep)
+            assert got == pytest.approx(want, abs=1e-12), (keep, n)
+            per = problem_metrics(labels, correct, scores, ns=[n], methods=("filtered",),
+                                  keep=keep, draws=100)  # fmt: skip
+            assert per[f"filtered@{n}"] == pytest.approx(want, abs=1e-12)
+    # keep=1 is the weighted vote
+    for n in range(1, size + 1):
+        full = subset_accuracy(labels, correct, scores, n, "filtered", draws=100)
+        assert full == pytest.approx(subset_accuracy(labels, correct, scores, n, "weighted"))
+
+
 @pytest.mark.parametrize("case_seed", range(6))
 def test_naive_closed_form_matches_bruteforce_larger(case_seed):
     """The naive closed form does not enumerate: check mean AND std at every n for N = 13."""

@@ -100,7 +100,8 @@ def identity(run: Any) -> dict[str, Any]:
 
     Args:
         run: The validated config. An approach that reads no PRM (``run.uses_prm`` false)
-            gets no ``prm.*`` keys, so its identity does not depend on them.
+            gets no ``prm.*`` keys, so its identity does not depend on them; ``scorer.*``
+            keys count only for a confidence scorer.
 
     Returns:
         Flat ``{dotted key: value}``, sorted, JSON-serialisable, without secrets.
@@ -114,6 +115,8 @@ def identity(run: Any) -> dict[str, Any]:
             continue
         if key.startswith("prm.") and not run.uses_prm:
             continue
+        if key.startswith("scorer.") and run.scorer_name in ("prm", "none"):
+            continue  # the PRM's keys (or none) say it all; older identities stay valid
         value = _portable(flat[key]) if key in _PATH_KEYS else flat[key]
         out[key] = redact(value)  # a URL's password, wherever one is
         if key in _CONTENT_OF and isinstance(flat[key], str):
@@ -178,9 +181,10 @@ def differences(old: dict[str, Any] | None, new: dict[str, Any], limit: int = 8)
 
 
 def prm_label(run: Any) -> str:
-    """The PRM part of a results path: the PRM folder's name, else its family, or ``none``."""
-    if not run.uses_prm:
-        return "none"
+    """The scorer part of a results path: the PRM folder's name, else its family; a
+    confidence scorer's name (``deepconf``); or ``none``."""
+    if run.scorer_name != "prm":
+        return run.scorer_name
     path = run.prm.path
     return Path(path.rstrip("/")).name if path else run.prm.name
 

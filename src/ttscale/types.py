@@ -27,6 +27,9 @@ class SamplingParams:
         seed: makes the draw reproducible whatever the batch it runs in; sample j of a
             request uses ``derive_seed(seed, j)``.
         logprobs: return each generated token's log-probability (:attr:`Completion.logprobs`).
+        top_logprobs: also return, per generated token, the log-probabilities of the k most
+            likely tokens (:attr:`Completion.top_logprobs`; 0: none). Confidence scorers read
+            them; OpenAI-compatible servers allow at most 20.
     """
 
     n: int = 1
@@ -36,6 +39,7 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     logprobs: bool = False
+    top_logprobs: int = 0
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -48,6 +52,8 @@ class SamplingParams:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if isinstance(self.stop, str):
             object.__setattr__(self, "stop", (self.stop,))
+        if self.top_logprobs < 0:
+            raise ValueError(f"top_logprobs must be >= 0, got {self.top_logprobs}")
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,16 @@ class Completion:
     ``logprobs`` (when :attr:`SamplingParams.logprobs` asked for them): the log-probability of
     each generated token (``num_tokens`` of them, an EOS included) under the model's own
     distribution, before temperature and top-p: what a forward pass over the prompt and the
-    completion gives. Scorers (confidence, self-certainty) read them.
+    completion gives. ``top_logprobs`` (when :attr:`SamplingParams.top_logprobs` = k > 0): per
+    generated token, the k highest log-probabilities of that distribution, highest first.
+    Scorers (confidence, self-certainty) read them.
     """
 
     text: str
     num_tokens: int
     finish_reason: FinishReason
     logprobs: tuple[float, ...] | None = None
+    top_logprobs: tuple[tuple[float, ...], ...] | None = None
 
 
 @dataclass(frozen=True)

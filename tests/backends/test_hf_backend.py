@@ -110,4 +110,25 @@ def test_logprobs_equal_a_forward_pass_over_the_completion(hf_generator, prompts
     assert checked == 3
     # not asked: none computed
     (plain,) = hf_generator.generate(prompts[:1], [SamplingParams(max_tokens=4, seed=1)])
-    assert plain[0].logprobs is None
+    assert plain[0].logprobs is None and plain[0].top_logprobs is None
+
+
+def test_top_logprobs_are_the_k_best_of_a_forward_pass(hf_generator, prompts):
+    """Per token, the k highest log-probabilities, highest first; k per request in one batch."""
+    import torch
+
+    tok, model = hf_generator.tokenizer, hf_generator.model
+    params = [SamplingParams(n=1, temperature=1.0, max_tokens=20, seed=7, top_logprobs=k)
+              for k in (5, 2)]  # fmt: skip
+    out = hf_generator.generate(prompts[:2], params)
+    for prompt, (c,), k in zip(prompts[:2], out, (5, 2)):
+        assert c.top_logprobs is not None and len(c.top_logprobs) == c.num_tokens
+        assert c.logprobs is not None  # the drawn tokens' come along
+        ids = tok(prompt, add_special_tokens=False).input_ids
+        new = tok(c.text, add_special_tokens=False).input_ids
+        new = new + [tok.eos_token_id] if c.finish_reason == "eos" else new
+        with torch.inference_mode():
+            logits = model(torch.tensor([ids + new])).logits[0].float()
+        best = torch.log_softmax(logits[len(ids) - 1 : -1], -1).topk(k, -1).values
+        assert torch.allclose(torch.tensor(c.top_logprobs), best, atol=1e-4)
+        assert all(drawn <= row[0] + 1e-6 for drawn, row in zip(c.logprobs, c.top_logprobs))

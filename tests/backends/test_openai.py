@@ -432,6 +432,24 @@ def test_logprobs_are_asked_for_and_read_on_both_endpoints(server):
     assert c.logprobs is None and "logprobs" not in server.requests[-1]
 
 
+def test_top_logprobs_are_asked_for_and_read_on_both_endpoints(server):
+    top = [{"x": -0.1, "y": -3.0, "z": -2.0}, {"y": -0.2, "q": -1.7, "x": -4.0}]
+    lps = {"token_logprobs": [-0.1, -0.2], "top_logprobs": top}
+    server.scripts["a"] = [{"text": "xy", "logprobs": lps}]
+    (c,) = make(server).generate(["a"], [SamplingParams(top_logprobs=2)])[0]
+    assert server.requests[-1]["logprobs"] == 2
+    assert c.top_logprobs == ((-0.1, -2.0), (-0.2, -1.7)) and c.logprobs == (-0.1, -0.2)
+    content = [{"token": "z", "logprob": -2.0,
+                "top_logprobs": [{"token": "w", "logprob": -0.5}, {"token": "z", "logprob": -2.0}]}]  # fmt: skip
+    server.scripts["b"] = [{"text": "z", "logprobs": {"content": content}}]
+    gen = make(server, endpoint="chat")
+    (c,) = gen.generate(
+        [ChatPrompt(({"role": "user", "content": "b"},))], [SamplingParams(top_logprobs=2)]
+    )[0]
+    assert server.requests[-1]["logprobs"] is True and server.requests[-1]["top_logprobs"] == 2
+    assert c.top_logprobs == ((-0.5, -2.0),) and c.logprobs == (-2.0,)
+
+
 def test_a_reply_without_the_logprobs_asked_for_fails_clearly(server):
     server.scripts["a"] = [{"text": "xy"}] * 3
     with pytest.raises(ServerError, match="logprobs were asked for but the reply has none"):

@@ -218,3 +218,19 @@ def test_logprobs_of_the_sampled_tokens(fake_vllm):
     (c,) = gen.generate(["q"], [SamplingParams(max_tokens=2, seed=1, logprobs=True)])[0]
     assert c.logprobs == (-0.1, -0.7)
     assert engine.calls[0][1][0]["logprobs"] == 0
+
+
+def test_top_logprobs_are_the_entries_of_rank_k_or_better(fake_vllm):
+    """vLLM returns the k best plus the sampled token's own entry when it ranks lower."""
+    gen = BACKENDS.get("vllm")("m", seed=0, progress=False)
+    engine = fake_vllm.engines[0]
+    lp = types.SimpleNamespace
+    steps = [
+        {5: lp(logprob=-2.5, rank=3), 9: lp(logprob=-0.1, rank=1), 4: lp(logprob=-1.0, rank=2)},
+        {6: lp(logprob=-0.7, rank=1), 2: lp(logprob=-0.9, rank=2)},
+    ]
+    engine.replies.append([FakeRequestOutput([FakeOutput("ab", [5, 6], "length", None, steps)])])
+    (c,) = gen.generate(["q"], [SamplingParams(max_tokens=2, seed=1, top_logprobs=2)])[0]
+    assert engine.calls[0][1][0]["logprobs"] == 2
+    assert c.logprobs == (-2.5, -0.7)
+    assert c.top_logprobs == ((-0.1, -1.0), (-0.7, -0.9))

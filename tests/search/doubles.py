@@ -105,9 +105,11 @@ def context(
     agg: str = "last",
     seed: int = 0,
 ) -> Context:
+    from ttscale.scorers import PRMScorer
+
     return Context(
         generator=gen,
-        prm=prm,
+        scorer=PRMScorer(prm) if prm is not None else None,
         prompt=lambda p: f"{p.unique_id}|",
         n=n,
         temperatures=temperatures or (lambda k: [0.8] * k),

@@ -80,7 +80,7 @@ def test_results_do_not_depend_on_the_other_problems_of_the_shard(name):
 
 
 @pytest.mark.parametrize("name", STEP_APPROACHES)
-def test_searching_without_a_prm_fails_clearly(name):
+def test_searching_without_a_scorer_fails_clearly(name):
     cls = APPROACHES.get(name)
-    with pytest.raises(ValueError, match=f"approach={name} needs a PRM"):
+    with pytest.raises(ValueError, match=f"approach={name} needs a scorer"):
         cls(cls.Options()).search(problems(1), context(ScriptedGenerator(), None))

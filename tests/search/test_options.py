@@ -36,7 +36,10 @@ from ttscale.storage.naming import run_name
             ["approach=independent_backtrack", "n=8", "approach.max_total_branches=4"],
             "approach.max_total_branches: must be >= num_finished (8), got 4",
         ),
-        (["approach=beam_search", "prm=none"], "prm.name: approach=beam_search is PRM-guided"),
+        (
+            ["approach=beam_search", "prm=none"],
+            "prm.name: approach=beam_search is guided by a scorer",
+        ),
         (["approach=dvts", "+approach.beam_widht=2"], "approach.beam_widht: unknown key"),
     ],
 )
@@ -51,7 +54,7 @@ def test_bad_options_fail_validation_naming_the_key(overrides, message):
 )
 def test_default_configs_are_valid(approach):
     run = validate(compose(f"approach={approach}", "n=4"))
-    assert run.approach.needs_prm and run.approach.name == approach
+    assert run.approach.needs_scorer and run.approach.name == approach
 
 
 def test_run_names_keep_the_anchor_grammar_and_tell_non_default_runs_apart():

@@ -100,7 +100,7 @@ def run(script=SCRIPT, n=24, **options):
     problems = [Problem(i, uid, uid, "7") for i, uid in enumerate(script)]
     ctx = Context(
         generator=gen,
-        prm=None,
+        scorer=None,
         prompt=lambda p: p.problem,
         n=n,
         temperatures=Grid(temperatures=GRID).slots,

@@ -177,8 +177,10 @@ class HFGenerator:
         top_ps = torch.tensor([s.params.top_p for s in batch], device=self.device)
         uniforms = _uniforms(batch, max(budget)).to(self.device)
         new: list[list[int]] = [[] for _ in batch]
-        want_lp = any(s.params.logprobs for s in batch)
+        want_lp = any(s.params.logprobs or s.params.top_logprobs for s in batch)
+        top_k = max(s.params.top_logprobs for s in batch)
         lps: list[list[float]] = [[] for _ in batch]
+        tops: list[list[tuple[float, ...]]] = [[] for _ in batch]
         done: list[Completion | None] = [None] * B
         rows = list(range(B))  # row r of the current tensors is sample rows[r]
         cache = self._new_cache(total)
@@ -187,16 +189,20 @@ class HFGenerator:
         while True:
             picked = _sample(logits, temps, top_ps, uniforms[:, t])
             tokens = picked.tolist()
-            if want_lp:  # the model's own log-probability of each drawn token
-                drawn = torch.log_softmax(logits, -1).gather(-1, picked[:, None])[:, 0].tolist()
+            if want_lp:  # the model's own log-probabilities (no temperature, no top-p)
+                logp = torch.log_softmax(logits, -1)
+                drawn = logp.gather(-1, picked[:, None])[:, 0].tolist()
+                best = logp.topk(min(top_k, logp.shape[-1]), -1).values.tolist() if top_k else []
             for r, (b, tok) in enumerate(zip(rows, tokens)):
                 if done[b] is None:
                     new[b].append(tok)
                     if want_lp:
                         lps[b].append(drawn[r])
+                        if top_k:
+                            tops[b].append(tuple(best[r][: batch[b].params.top_logprobs]))
                     done[b] = self._finished(batch[b], new[b], budget[b])
-                    if done[b] is not None and batch[b].params.logprobs:
-                        done[b] = replace(done[b], logprobs=tuple(lps[b]))
+                    if done[b] is not None and want_lp:
+                        done[b] = _with_logprobs(done[b], batch[b].params, lps[b], tops[b])
             keep = [r for r, b in enumerate(rows) if done[b] is None]
             if not keep:
                 return done  # type: ignore[return-value]
@@ -323,6 +329,15 @@ class _GrowingLayer(DynamicLayer):
             self._k = self._copy(self._k, indices, self._k, self.length)
             self._v = self._copy(self._v, indices, self._v, self.length)
             self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
+
+
+def _with_logprobs(c: Completion, p: SamplingParams, lps: list[float], tops: list) -> Completion:
+    """The completion with what its request asked for: drawn and/or top log-probabilities."""
+    return replace(
+        c,
+        logprobs=tuple(lps) if p.logprobs or p.top_logprobs else None,
+        top_logprobs=tuple(tops) if p.top_logprobs else None,
+    )
 
 
 def _uniforms(batch: Sequence[_Sample], steps: int) -> torch.Tensor:

@@ -34,7 +34,13 @@ from typing import Any
 from ttscale import retry
 from ttscale.backends import params_per_prompt, request_seed
 from ttscale.backends.http_utils import excerpt, run_sync, safe_url
-from ttscale.backends.openai_reply import BadReply, finish_of, logprobs_of, served_model
+from ttscale.backends.openai_reply import (
+    BadReply,
+    finish_of,
+    logprobs_of,
+    served_model,
+    top_logprobs_of,
+)
 from ttscale.prompts import render_chat
 from ttscale.types import ChatPrompt, Completion, FinishReason, Prompt, SamplingParams, derive_seed
 
@@ -232,8 +238,10 @@ class OpenAIGenerator:
         }
         if p.stop:
             body["stop"] = list(p.stop)
-        if p.logprobs:  # the sampled tokens' log-probabilities, no alternatives
-            body |= {"logprobs": True} if self.endpoint == "chat" else {"logprobs": 0}
+        if p.logprobs or p.top_logprobs:  # the sampled tokens' log-probabilities (+ the k best)
+            k = p.top_logprobs
+            chat = {"logprobs": True} | ({"top_logprobs": k} if k else {})
+            body |= chat if self.endpoint == "chat" else {"logprobs": k}
         return body | self.extra_body
 
     async def _send_all(self, requests: list[_Request]) -> list[Completion]:
@@ -348,7 +356,9 @@ class OpenAIGenerator:
         text, finish = finish_of(text, choice, r.stop)
         count = self._count(data, text, finish, r.body["max_tokens"])
         logprobs = logprobs_of(choice) if "logprobs" in r.body else None
-        return Completion(text, count, finish, logprobs)
+        k = r.body.get("top_logprobs") or (r.body.get("logprobs") if self.endpoint != "chat" else 0)
+        top = top_logprobs_of(choice, k) if k else None
+        return Completion(text, count, finish, logprobs, top)
 
     def _count(self, data: dict[str, Any], text: str, finish: FinishReason, max_tokens: int) -> int:
         usage = data.get("usage")

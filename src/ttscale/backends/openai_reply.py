@@ -28,6 +28,27 @@ def logprobs_of(choice: dict[str, Any]) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
+def top_logprobs_of(choice: dict[str, Any], k: int) -> tuple[tuple[float, ...], ...]:
+    """The k best log-probabilities per token, highest first: the completions endpoint's
+    ``logprobs.top_logprobs[i]`` ({token: logprob}) or the chat endpoint's
+    ``logprobs.content[i].top_logprobs`` ([{token, logprob}])."""
+    lp = choice.get("logprobs")
+    if isinstance(lp, dict) and isinstance(lp.get("top_logprobs"), list):
+        steps = [list(t.values()) if isinstance(t, dict) else None for t in lp["top_logprobs"]]
+    elif isinstance(lp, dict) and isinstance(lp.get("content"), list):
+        steps = [
+            [a.get("logprob") for a in t["top_logprobs"] if isinstance(a, dict)]
+            if isinstance(t, dict) and isinstance(t.get("top_logprobs"), list)
+            else None
+            for t in lp["content"]
+        ]
+    else:
+        raise BadReply(f"top logprobs were asked for but the reply has none: {excerpt(str(lp))}")
+    if any(s is None or not all(isinstance(v, (int, float)) for v in s) for s in steps):
+        raise BadReply("the reply's top logprobs are not lists of numbers")
+    return tuple(tuple(sorted(map(float, s), reverse=True)[:k]) for s in steps)  # type: ignore[arg-type]
+
+
 def finish_of(
     text: str, choice: dict[str, Any], stops: tuple[str, ...]
 ) -> tuple[str, FinishReason]:

@@ -127,7 +127,7 @@ class VLLMGenerator:
         seeds = [request_seed(p, self._rng) for p in params]
         sampling = [to_vllm_params(self._vllm.SamplingParams, p, s) for p, s in zip(params, seeds)]
         outputs = self.llm.generate(inputs, sampling, use_tqdm=self.progress)
-        return [from_vllm_output(out, p.n) for out, p in zip(outputs, params)]
+        return [from_vllm_output(out, p.n, p.top_logprobs) for out, p in zip(outputs, params)]
 
 
 def to_vllm_params(factory: Any, p: SamplingParams, seed: int) -> Any:
@@ -140,17 +140,32 @@ def to_vllm_params(factory: Any, p: SamplingParams, seed: int) -> Any:
         stop=list(p.stop),
         include_stop_str_in_output=True,
         seed=seed,
-        # the sampled token's log-probability (0 alternatives), before temperature/top-p
-        **({"logprobs": 0} if p.logprobs else {}),
+        # the sampled token's log-probability (plus k alternatives), before temperature/top-p
+        **({"logprobs": p.top_logprobs} if p.logprobs or p.top_logprobs else {}),
     )
 
 
-def from_vllm_output(request_output: Any, n: int) -> list[Completion]:
+def from_vllm_output(request_output: Any, n: int, top_logprobs: int = 0) -> list[Completion]:
     """A vLLM ``RequestOutput`` as our completions, with engine token counts."""
     outs = list(request_output.outputs)
     if len(outs) != n:
         raise RuntimeError(f"vLLM returned {len(outs)} completions for a request of n={n}")
-    return [Completion(o.text, len(o.token_ids), _finish(o), _logprobs(o)) for o in outs]
+    return [
+        Completion(o.text, len(o.token_ids), _finish(o), _logprobs(o), _top(o, top_logprobs))
+        for o in outs
+    ]
+
+
+def _top(output: Any, k: int) -> tuple[tuple[float, ...], ...] | None:
+    """The k best log-probabilities per token: vLLM's entries of rank <= k (it adds the sampled
+    token's own entry when that one ranks lower)."""
+    steps = getattr(output, "logprobs", None)
+    if not k or steps is None:
+        return None
+    return tuple(
+        tuple(sorted((float(x.logprob) for x in step.values() if x.rank <= k), reverse=True))
+        for step in steps
+    )
 
 
 def _logprobs(output: Any) -> tuple[float, ...] | None:

@@ -9,6 +9,7 @@ from ttscale.config.schema import (
     ModelConfig,
     PRMConfig,
     RunConfig,
+    ScorerConfig,
     ShardConfig,
     StorageConfig,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "ModelConfig",
     "PRMConfig",
     "RunConfig",
+    "ScorerConfig",
     "ShardConfig",
     "StorageConfig",
     "ignored_overrides",

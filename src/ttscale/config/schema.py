@@ -128,6 +128,43 @@ class PRMConfig(_Strict):
         return self
 
 
+# The scorer.* keys each scorer reads (besides name); ttscale.scorers documents them.
+SCORER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "prm": (),
+    "none": (),
+    "mean_logprob": ("keep",),
+    "self_certainty": ("top_k", "keep"),
+    "deepconf": ("top_k", "measure", "window", "bottom", "tail", "keep"),
+}
+
+
+class ScorerConfig(_Strict):
+    """What ranks, weights or prunes: ``prm`` (the ``prm=`` group), a confidence, or none."""
+
+    name: str = "prm"
+    top_k: int | None = Field(None, ge=1, le=1000)  # top log-probs per token (servers: <= 20)
+    measure: Literal["mean", "lowest_group", "bottom", "tail"] | None = None
+    window: int | None = Field(None, ge=1)  # tokens per sliding group
+    bottom: float | None = Field(None, gt=0, le=1)  # share of the lowest groups averaged
+    tail: int | None = Field(None, ge=1)  # last tokens averaged by measure=tail
+    keep: float | None = Field(None, gt=0, le=1)  # majority: vote over this top share only
+
+    @model_validator(mode="after")
+    def _keys(self) -> ScorerConfig:
+        if self.name not in SCORER_OPTIONS:
+            valid = ", ".join(SCORER_OPTIONS)
+            raise ValueError(f"unknown scorer {self.name!r}; valid: {valid}")
+        reads = SCORER_OPTIONS[self.name]
+        unused = [k for k, v in self.model_dump().items()
+                  if k != "name" and v is not None and k not in reads]  # fmt: skip
+        if unused:
+            raise ValueError(
+                f"not read by scorer={self.name}: {', '.join(unused)}"
+                + (f" (it reads: {', '.join(reads)})" if reads else "")
+            )
+        return self
+
+
 class DatasetConfig(_Strict):
     name: str
     source: Literal["toy", "file", "hub"] = "file"
@@ -249,6 +286,7 @@ def _tagged(kind: type[BaseModel]):
 class RunConfig(_Strict):
     model: ModelConfig
     prm: PRMConfig
+    scorer: ScorerConfig = ScorerConfig()
     # Discriminated by name. validate() replaces each with its registered typed options
     # (search.base.Options / temperatures.Schedule), which is what everything downstream reads.
     approach: Annotated[Any, BeforeValidator(_tagged(ApproachConfig))]
@@ -272,9 +310,28 @@ class RunConfig(_Strict):
     checkpoint_every: int | None = Field(None, ge=1)
 
     @property
+    def scorer_name(self) -> str:
+        """What this run ranks with: ``prm``, a confidence scorer's name, or ``none``.
+
+        ``scorer=prm`` (the default) is the ``prm=`` group: none with ``prm=none``. Approaches
+        that only *take* a scorer (majority) use a confidence scorer but not a PRM: PRM-weighted
+        votes are best-of-N's ``weighted@n``. Approaches that take none use none.
+        """
+        takes = getattr(self.approach, "takes_scorer", True)
+        needs = getattr(self.approach, "needs_scorer", True)
+        if self.scorer.name == "prm":
+            return "prm" if needs and self.prm.name != "none" else "none"
+        return self.scorer.name if takes else "none"
+
+    @property
+    def vote_keep(self) -> float | None:
+        """The confidence scorer's ``keep`` (the ``filtered@n`` vote), None without one."""
+        return self.scorer.keep if self.scorer_name not in ("prm", "none") else None
+
+    @property
     def uses_prm(self) -> bool:
-        """Whether this run reads a PRM: one is configured and the approach ranks with it."""
-        return self.prm.name != "none" and getattr(self.approach, "needs_prm", True)
+        """Whether this run reads a PRM."""
+        return self.scorer_name == "prm"
 
     @field_validator("temperature")
     @classmethod

@@ -11,7 +11,6 @@ from numpy.typing import ArrayLike
 
 from ttscale.metrics.counting import pass_at_k, powers_of_two
 from ttscale.metrics.problem import (
-    METHODS,
     _check_draws,
     _check_method,
     _check_mode,
@@ -24,6 +23,7 @@ from ttscale.metrics.problem import (
     _seed_words,
 )
 from ttscale.metrics.values import (
+    _filtered_values,
     _mean_std,
     _naive_exact,
     _prefix_accuracy,
@@ -33,10 +33,10 @@ from ttscale.metrics.values import (
     _vote_values,
 )
 
-Method = Literal["naive", "weighted", "maj"]
+Method = Literal["naive", "weighted", "maj", "filtered"]
 Mode = Literal["random", "prefix"]
 
-_SCORED_METHODS = ("naive", "weighted")
+_SCORED_METHODS = ("naive", "weighted", "filtered")
 
 
 def subset_accuracy(
@@ -49,6 +49,7 @@ def subset_accuracy(
     draws: int = 100,
     seed: int | Sequence[int] = 0,
     mode: Mode = "random",
+    keep: float = 1.0,
 ) -> tuple[float, float]:
     """Expected accuracy of a selection method on subsets of ``n`` completions of one problem.
 
@@ -65,6 +66,7 @@ def subset_accuracy(
             from; ``seed=(s, key)`` reproduces ``problem_metrics(..., seed=s, key=key)``.
         mode: ``"random"`` (uniform subsets without replacement) or ``"prefix"``
             (``completions[:n]`` only, std 0).
+        keep: ``filtered``: the share of each subset, by score, that votes (DeepConf's eta).
 
     Returns:
         ``(mean, std)`` of the per-subset accuracy; the std is across subsets (``ddof=0``).
@@ -78,8 +80,9 @@ def subset_accuracy(
     n = _check_n(n, prob.size)
     draws = _check_draws(draws)
     words = _seed_words(seed)
+    _check_keep(keep)
     if mode == "prefix":
-        return _prefix_accuracy(prob, n, method), 0.0
+        return _prefix_accuracy(prob, n, method, keep), 0.0
     if method == "naive":
         scores_ = _finite_scores(prob, method)
         return _naive_exact(_score_levels(scores_, prob.correct), prob.size, n)
@@ -89,7 +92,14 @@ def subset_accuracy(
         # The n smallest keys of each row = the first n entries of that row's permutation,
         # exactly the subsets problem_metrics uses.
         idx = np.argpartition(_random_keys(words, draws, prob.size), n - 1, axis=1)[:, :n]
+    if method == "filtered":
+        return _mean_std(_filtered_values(prob, idx, keep))
     return _mean_std(_vote_values(prob, _tally(idx, prob, weights), method == "weighted"))
+
+
+def _check_keep(keep: float) -> None:
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be in (0, 1], got {keep}")
 
 
 def problem_metrics(
@@ -102,7 +112,8 @@ def problem_metrics(
     seed: int = 0,
     key: int | str | None = None,
     mode: Mode = "random",
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = ("naive", "weighted", "maj"),
+    keep: float = 1.0,
 ) -> dict[str, float]:
     """All metrics of one problem.
 
@@ -123,12 +134,14 @@ def problem_metrics(
             subset indices for every problem), so results do not depend on evaluation order;
             matches ``subset_accuracy(..., seed=(seed, key))`` for int keys.
         mode: ``"random"`` or ``"prefix"``.
-        methods: Subset of ``("naive", "weighted", "maj")``.
+        methods: Subset of ``("naive", "weighted", "maj", "filtered")``.
+        keep: ``filtered``: the share of each subset, by score, that votes (DeepConf's eta).
 
     Returns:
         Mapping from metric name to value for this problem.
     """
     _check_mode(mode)
+    _check_keep(keep)
     for method in methods:
         _check_method(method)
     prob = _prepare(labels, correct, scores)
@@ -141,7 +154,8 @@ def problem_metrics(
     words = _seed_words(seed) + (() if key is None else (_key_word(key),))
     n_correct = int(prob.correct.sum())
     weights = prob.scores if "weighted" in methods else None
-    voting = [m for m in methods if m != "naive"]
+    voting = [m for m in methods if m in ("weighted", "maj")]
+    filtered = "filtered" in methods
     levels = None
     perms: np.ndarray | None = None  # draws random permutations, shared by all n and methods
     running: _Tally | None = None  # tally of perms[:, :done]
@@ -150,7 +164,7 @@ def problem_metrics(
     for n in sizes:
         if mode == "prefix":
             for method in methods:
-                out[f"{method}@{n}"] = _prefix_accuracy(prob, n, method)
+                out[f"{method}@{n}"] = _prefix_accuracy(prob, n, method, keep)
             out[f"pass@{n}"] = float(prob.correct[:n].any())
             continue
         row: dict[str, float] = {}
@@ -158,13 +172,19 @@ def problem_metrics(
             if levels is None:
                 levels = _score_levels(_finite_scores(prob, "naive"), prob.correct)
             row["naive"] = _naive_exact(levels, size, n)[0]
-        if voting:
+        if voting or filtered:
             idx = _enumerated(size, n, draws)
+            if idx is None and perms is None:
+                perms = np.argsort(_random_keys(words, draws, size), axis=1)
+            if filtered:  # not incremental: each subset's own top share votes
+                row["filtered"] = float(
+                    _filtered_values(prob, idx if idx is not None else perms[:, :n], keep).mean()
+                )
+        if voting:
             if idx is not None:
                 tally = _tally(idx, prob, weights)
             else:
-                if perms is None:
-                    perms = np.argsort(_random_keys(words, draws, size), axis=1)
+                assert perms is not None
                 step = _tally(perms[:, done:n], prob, weights)
                 if running is None:
                     running = step

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-METHODS: tuple[str, ...] = ("naive", "weighted", "maj")
+METHODS: tuple[str, ...] = ("naive", "weighted", "maj", "filtered")
 MODES: tuple[str, ...] = ("random", "prefix")
 _WORD = 1 << 32
 

@@ -115,8 +115,20 @@ def _mean_std(vals: np.ndarray) -> tuple[float, float]:
     return float(vals.mean()), float(vals.std())
 
 
-def _prefix_accuracy(prob: _Problem, n: int, method: str) -> float:
+def _filtered_values(prob: _Problem, idx: np.ndarray, keep: float) -> np.ndarray:
+    """DeepConf's offline vote per row: the top ``ceil(keep * n)`` members by score (ties:
+    the earlier completion), then a score-weighted vote among them."""
+    scores = _finite_scores(prob, "filtered")
+    m = max(1, math.ceil(keep * idx.shape[1] - 1e-9))
+    order = np.argsort(-scores[idx], axis=1, kind="stable")[:, :m]
+    top = np.take_along_axis(idx, order, axis=1)
+    return _vote_values(prob, _tally(top, prob, scores), True)
+
+
+def _prefix_accuracy(prob: _Problem, n: int, method: str, keep: float = 1.0) -> float:
     idx = np.arange(n, dtype=np.intp)[None, :]
+    if method == "filtered":
+        return float(_filtered_values(prob, idx, keep)[0])
     if method == "naive":
         return float(_naive_values(idx, _finite_scores(prob, method), prob.correct)[0])
     weights = _finite_scores(prob, method) if method == "weighted" else None

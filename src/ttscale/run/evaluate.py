@@ -30,8 +30,15 @@ def evaluate(
     grader: Grader,
     subset_mode: str = "random",
     draws: int = 100,
+    keep: float | None = None,
+    pick: str = "naive",
 ) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, float]]]:
-    """Return (rows, overall metrics, per-problem metrics)."""
+    """Return (rows, overall metrics, per-problem metrics).
+
+    ``keep``: a confidence scorer's share for the ``filtered@n`` vote (DeepConf offline);
+    ``pick``: how a scored row's answer (``pred``, ``is_correct``) is chosen, ``naive`` (the
+    best score) or ``filtered``.
+    """
     answers = [[extract_answer(c) for c in r.completions] for r in results]
     all_labels, all_correct = grader.grade_and_cluster([p.answer for p in problems], answers)
     rows, per_problem = [], []
@@ -39,8 +46,9 @@ def evaluate(
         has_scores = r.prm_calls > 0 or any(r.scores)
         scores = step_scores(r.scores, has_scores)
         agg = [agg_steps(s, agg_strategy) for s in scores] if has_scores else [math.nan] * len(ans)
-        rows.append(_row(p, r, ans, labels, correct, scores, agg, has_scores, seed))
-        per_problem.append(row_metrics(rows[-1], draws=draws, subset_mode=subset_mode))
+        method = (pick if keep is not None else "naive") if has_scores else "maj"
+        rows.append(_row(p, r, ans, labels, correct, scores, agg, method, seed, keep or 1.0))
+        per_problem.append(row_metrics(rows[-1], draws=draws, subset_mode=subset_mode, keep=keep))
     return rows, aggregate(per_problem, missing="partial"), per_problem
 
 
@@ -65,13 +73,16 @@ def has_prm_scores(row: dict[str, Any]) -> bool:
 
 
 def row_metrics(
-    row: dict[str, Any], *, draws: int = 100, subset_mode: str = "random"
+    row: dict[str, Any], *, draws: int = 100, subset_mode: str = "random", keep: float | None = None
 ) -> dict[str, float]:
-    """One output row's metrics, from its stored columns alone.
+    """One output row's metrics, from its stored columns (and the scorer's ``keep``).
 
     The merge of a sharded run uses it too, so merged metrics equal an unsharded run's.
     """
     has_scores = has_prm_scores(row)
+    methods = ("naive", "weighted", "maj") if has_scores else ("maj",)
+    if has_scores and keep is not None:
+        methods += ("filtered",)
     m = problem_metrics(
         row["answer_labels"],
         row["correct"],
@@ -80,21 +91,26 @@ def row_metrics(
         seed=row["seed"],
         key=row["unique_id"],
         mode=subset_mode,
-        methods=("naive", "weighted", "maj") if has_scores else ("maj",),
+        methods=methods,
+        keep=keep or 1.0,
     )
     m["tokens"] = float(row["generated_tokens"])
     m["prm_tokens"] = float(row["prm_tokens"])
     return m
 
 
-def _choose(ans, labels, agg, idx: Sequence[int], method: str) -> int | None:
+def _choose(ans, labels, agg, idx: Sequence[int], method: str, keep: float = 1.0) -> int | None:
     """Index of the completion the method picks among ``idx`` (prefix semantics), or None.
 
     Ties go to the first completion (naive) or the first answer group (maj, weighted), as in
-    search-and-learn's ``pred_*`` columns.
+    search-and-learn's ``pred_*`` columns. ``filtered``: the weighted vote of the top
+    ``ceil(keep * len(idx))`` by score (DeepConf offline).
     """
     if method == "naive":
         return max(idx, key=lambda i: agg[i]) if idx else None
+    if method == "filtered":
+        top = sorted(idx, key=lambda i: -agg[i])[: max(1, math.ceil(keep * len(idx) - 1e-9))]
+        return _choose(ans, labels, agg, sorted(top), "weighted")
     keys = [labels[i] if labels[i] >= 0 else None for i in idx]
     weights = None if method == "maj" else [agg[i] for i in idx]
     winner, _ = plurality(keys, weights)
@@ -105,15 +121,17 @@ def _boxed(ans: str | None) -> str:
     return f"\\boxed{{{ans}}}" if ans is not None else ""
 
 
-def _row(p: Problem, r: SearchResult, ans, labels, correct, scores, agg, has_scores, seed: int):
+def _row(p: Problem, r: SearchResult, ans, labels, correct, scores, agg, pick: str, seed: int,
+         keep: float):  # fmt: skip
     N = len(r.completions)
+    has_scores = pick != "maj"
     methods = ("naive", "weighted", "maj") if has_scores else ("maj",)
     preds: dict[str, str] = {}
     for n in powers_of_two(N):
         for method in methods:
             i = _choose(ans, labels, agg, list(range(n)), method)
             preds[f"pred_{method}@{n}"] = _boxed(ans[i]) if i is not None else ""
-    best = _choose(ans, labels, agg, list(range(N)), "naive" if has_scores else "maj")
+    best = _choose(ans, labels, agg, list(range(N)), pick, keep)
     row = {
         "index": p.index,
         "unique_id": p.unique_id,

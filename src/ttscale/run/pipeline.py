@@ -47,6 +47,7 @@ def main(cfg: Any) -> dict[str, Any]:
     from ttscale.run.report import results_table
     from ttscale.run.threads import set_torch_threads
     from ttscale.run.tracking import Tracker
+    from ttscale.scorers import build_scorer
     from ttscale.search import APPROACHES
     from ttscale.search.base import Context
 
@@ -93,7 +94,7 @@ def main(cfg: Any) -> dict[str, Any]:
         system, template = run.model.system_prompt, run.model.chat_template_kwargs
         ctx = Context(
             generator=generator,
-            prm=prm,
+            scorer=build_scorer(run.scorer, prm) if run.scorer_name != "none" else None,
             prompt=lambda p: generator.render(chat_messages(p.problem, system), **template),
             n=run.n,
             temperatures=run.temperature_schedule.slots,
@@ -169,6 +170,8 @@ def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: R
         grader=grader,
         subset_mode=run.metrics.subset_mode,
         draws=run.metrics.draws,
+        keep=run.vote_keep,
+        pick=run.approach.pick,
     )
     for row in rows:
         row["search_seconds"] = search_s / len(rows)

@@ -12,7 +12,7 @@ def results_table(
     counts: dict[str, int] | None = None,
     one_point: bool = False,
 ) -> str:
-    """A plain-text table: one row per n, columns maj/naive/weighted/pass, plus totals.
+    """A plain-text table: one row per n, columns maj/naive/weighted/filtered/pass, plus totals.
 
     ``counts`` (:func:`ttscale.metrics.coverage`): a row whose figures stand on fewer than
     all problems says on how many. ``one_point``: a step search's n completions come from one
@@ -23,7 +23,9 @@ def results_table(
     if one_point and ns:
         ns = ns[-1:]
     cols = [
-        c for c in ("maj", "naive", "weighted", "pass") if any(f"{c}@{n}" in metrics for n in ns)
+        c
+        for c in ("maj", "naive", "weighted", "filtered", "pass")
+        if any(f"{c}@{n}" in metrics for n in ns)
     ]
     head = f"{'n':>5} " + " ".join(f"{c + '@n':>10}" for c in cols)
     lines = [head, "-" * len(head)]

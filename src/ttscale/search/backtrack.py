@@ -40,7 +40,7 @@ from ttscale.search.steps import (
     Tree,
     chunks,
     expand,
-    require_prm,
+    require_scorer,
     slot_seed,
     top,
 )
@@ -181,7 +181,7 @@ class CollectiveBacktrack(Approach):
             return errors
 
     def search(self, problems: list[Problem], ctx: Context) -> list[SearchResult]:
-        require_prm(ctx, "collective_backtrack")
+        require_scorer(ctx, "collective_backtrack")
         return _run(self.options, problems, ctx, _Collective)
 
 
@@ -262,7 +262,7 @@ class IndependentBacktrack(Approach):
             return errors
 
     def search(self, problems: list[Problem], ctx: Context) -> list[SearchResult]:
-        require_prm(ctx, "independent_backtrack")
+        require_scorer(ctx, "independent_backtrack")
         o = self.options
         want = o.target(ctx.n)
         cap = o.max_total_branches or 2 * want

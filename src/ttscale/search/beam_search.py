@@ -27,7 +27,7 @@ from ttscale.search.steps import (
     Tree,
     chunks,
     expand,
-    require_prm,
+    require_scorer,
     slot_seed,
     top,
     unique,
@@ -78,7 +78,7 @@ class BeamSearch(Approach):
         sort_completed: bool = False
 
     def search(self, problems: list[Problem], ctx: Context) -> list[SearchResult]:
-        require_prm(ctx, "beam_search")
+        require_scorer(ctx, "beam_search")
         o = self.options
         temps = ctx.temperatures(ctx.n)
         states = [_Beams(Tree(p, ctx.prompt(p)), [None] * ctx.n) for p in problems]

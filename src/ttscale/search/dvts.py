@@ -24,7 +24,7 @@ from ttscale.search.steps import (
     Tree,
     chunks,
     expand,
-    require_prm,
+    require_scorer,
     slot_seed,
     top,
     unique,
@@ -49,7 +49,7 @@ class DVTS(Approach):
         pass
 
     def search(self, problems: list[Problem], ctx: Context) -> list[SearchResult]:
-        require_prm(ctx, "dvts")
+        require_scorer(ctx, "dvts")
         o = self.options
         m = o.beam_width
         temps = ctx.temperatures(ctx.n)

@@ -11,7 +11,6 @@ from typing import ClassVar
 
 from ttscale.grading import extract_answer, normalize_answer
 from ttscale.grading.plurality import plurality
-from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
@@ -20,16 +19,17 @@ from ttscale.types import Completion, SamplingParams, SearchResult, derive_seed
 
 
 def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResult]:
-    """n full solutions per problem, scored by the PRM when ``score`` is set.
+    """n full solutions per problem, scored by the scorer when ``score`` is set.
 
     An adaptive schedule (``temps=early``) chooses each problem's temperatures from a probe;
     it samples through :func:`draw_solutions` as well, one generate call per phase.
     """
     calls = [0]
+    scorer = ctx.scorer if score else None
 
     def draw(plans, salt=()):
         calls[0] += 1
-        return draw_solutions(problems, ctx, plans, salt)
+        return draw_solutions(problems, ctx, plans, salt, scorer=scorer)
 
     if getattr(ctx.schedule, "adaptive", False):
         drawn = sample_early(ctx.schedule, ctx.n, len(problems), draw)
@@ -53,8 +53,9 @@ def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResul
                 counters=dict(counters),
             )
         )
-    if score and ctx.prm is not None:
-        score_results(problems, results, ctx)
+    if scorer is not None:
+        traces = [[[scorer.token_values(c)] for c in comps] for _, comps, _ in drawn]
+        score_results(problems, results, ctx, traces)
     return results
 
 
@@ -83,12 +84,16 @@ def _top_votes(texts: list[str]) -> int:
     return int(plurality([k or None for k in keys])[1])
 
 
-def draw_solutions(problems, ctx: Context, plans, salt: tuple = ()) -> list[list[Completion]]:
+def draw_solutions(
+    problems, ctx: Context, plans, salt: tuple = (), *, scorer=None
+) -> list[list[Completion]]:
     """Sample ``plans[i]`` (one temperature per slot) for problem i, all in one generate call.
 
     Each (problem, temperature) pair is one request seeded by ``(seed, problem, T, *salt)``;
-    the completions come back in the plan's slot order.
+    the completions come back in the plan's slot order. A ``scorer`` adds the log-probs it
+    reads to every request.
     """
+    extra = scorer.sampling() if scorer is not None else {}
     prompts, params = [], []
     for p, temps in zip(problems, plans):
         text = ctx.prompt(p) if temps else ""
@@ -101,6 +106,7 @@ def draw_solutions(problems, ctx: Context, plans, salt: tuple = ()) -> list[list
                     top_p=ctx.top_p,
                     max_tokens=ctx.max_tokens,
                     seed=derive_seed(ctx.seed, p.unique_id, t, *salt),
+                    **extra,
                 )
             )
     outputs = iter(ctx.generator.generate(prompts, params) if prompts else [])
@@ -111,15 +117,19 @@ def draw_solutions(problems, ctx: Context, plans, salt: tuple = ()) -> list[list
     return out
 
 
-def score_results(problems, results: list[SearchResult], ctx: Context) -> None:
-    """Score every completion's steps with one PRM call for the whole shard."""
-    questions, steps, owner = [], [], []
-    for p, r in zip(problems, results):
+def score_results(problems, results: list[SearchResult], ctx: Context, traces) -> None:
+    """Score every completion with one scorer call for the whole shard.
+
+    ``traces[i][j]``: what the scorer kept of completion j of problem i (its token values).
+    """
+    scorer = ctx.scorer
+    questions, units, owner = [], [], []
+    for p, r, trace in zip(problems, results, traces):
         for j, text in enumerate(r.completions):
             questions.append(p.problem)
-            steps.append(prm_steps(ctx.prm, text))
+            units.append(scorer.units(text, trace[j]))
             owner.append((r, j))
-    out = ctx.prm.score(questions, steps)
+    out = scorer.score(questions, units)
     for (r, j), s, tok in zip(owner, out.scores, out.num_tokens):
         r.scores[j] = s
         r.prm_tokens += tok
@@ -137,20 +147,23 @@ class BestOfN(Approach):
         whole_solution: ClassVar[bool] = True
 
     def search(self, problems, ctx):
-        if ctx.prm is None:
-            raise ValueError(
-                "approach=best_of_n needs a PRM; use prm=toy/oracle or approach=majority"
-            )
+        if ctx.scorer is None:
+            raise ValueError("approach=best_of_n needs a scorer; use prm=toy or approach=majority")
         return sample_solutions(problems, ctx, score=True)
 
 
 @APPROACHES.register("majority")
 class Majority(Approach):
-    """Self-consistency: n solutions, the most frequent answer wins. No PRM is needed."""
+    """Self-consistency: n solutions, the most frequent answer wins. No PRM is needed.
+
+    With a confidence scorer (``scorer=deepconf``: DeepConf offline) the completions are
+    scored and the vote is weighted by the score, over the top ``scorer.keep`` share only.
+    """
 
     class Options(Options):
-        needs_prm: ClassVar[bool] = False
+        needs_scorer: ClassVar[bool] = False
         whole_solution: ClassVar[bool] = True
+        pick: ClassVar[str] = "filtered"
 
     def search(self, problems, ctx):
-        return sample_solutions(problems, ctx, score=False)
+        return sample_solutions(problems, ctx, score=ctx.scorer is not None)

@@ -10,7 +10,8 @@ from any number of problems at once, by one step:
 3. optional greedy lookahead: up to ``lookahead`` more steps per live child, one generate call
    each, used only for scoring and then dropped (search-and-learn generates them but scores
    without them);
-4. one PRM call over every prefix (plus its lookahead), reduced with ``ctx.agg_strategy``.
+4. one scorer call over every prefix (plus its lookahead), reduced with ``ctx.agg_strategy``:
+   a PRM reads the text's steps; a confidence scorer the log-probs kept per step (``trace``).
 
 Every generated token, PRM token and call is charged to the problem's tree and every child is
 recorded as a node, so a result's token counts equal the sums over its tree.
@@ -24,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ttscale.prm import prm_steps
 from ttscale.prm.aggregate import aggregate
 from ttscale.prompts import STEP_DELIMITER
 from ttscale.search.base import Context, Options
@@ -58,6 +58,7 @@ class Node:
     path_tokens: int  # tokens of ``prefix``: what this completion cost without its siblings
     done: bool
     lookahead_tokens: int = 0
+    trace: list[list[float]] = field(default_factory=list)  # scorer's token values, per step
     step_scores: list[float] = field(default_factory=list)  # the prefix's own steps
     step_score: float | None = None  # this step's own score; None for an empty step
     score: float = 0.0  # selection score: aggregated over the prefix and its lookahead
@@ -89,8 +90,18 @@ class Tree:
     def count(self, key: str, k: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + k
 
-    def add(self, parent: Node | None, c: Completion, temperature: float, max_tokens: int) -> Node:
-        """Record a generated step as a child of ``parent`` (None: the prompt)."""
+    def add(
+        self,
+        parent: Node | None,
+        c: Completion,
+        temperature: float,
+        max_tokens: int,
+        values: list[float] | None = None,
+    ) -> Node:
+        """Record a generated step as a child of ``parent`` (None: the prompt).
+
+        ``values``: what the scorer keeps of the step's tokens (its trace grows by them).
+        """
         path_tokens = (parent.path_tokens if parent else 0) + c.num_tokens
         node = Node(
             id=len(self.nodes),
@@ -102,6 +113,7 @@ class Tree:
             prefix=(parent.prefix if parent else "") + c.text,
             path_tokens=path_tokens,
             done=is_complete(c.text, c.finish_reason, path_tokens >= max_tokens),
+            trace=[*(parent.trace if parent else []), values or []],
         )
         self.nodes.append(node)
         self.generated_tokens += c.num_tokens
@@ -166,7 +178,7 @@ def expand(
     children = _generate(ctx, requests, step_tokens, final)
     for tree in _distinct(trees):
         tree.count("steps")
-    extra = [""] * len(children)
+    extra: list[tuple[str, list]] = [("", [])] * len(children)
     if lookahead and not final:
         extra = _look_ahead(ctx, trees, children, lookahead, step_tokens)
     _score(ctx, trees, children, extra)
@@ -191,6 +203,7 @@ def _budget(ctx: Context, used: int, step_tokens: int | None, final: bool) -> in
 def _generate(ctx: Context, requests: Sequence[Request], step_tokens, final) -> list[Node]:
     prompts, params = [], []
     stop = () if final else (STEP_DELIMITER,)
+    extra = ctx.scorer.sampling() if ctx.scorer is not None else {}
     for r in requests:
         prefix, used = (r.parent.prefix, r.parent.path_tokens) if r.parent else ("", 0)
         prompts.append(r.tree.prompt + prefix)
@@ -202,19 +215,29 @@ def _generate(ctx: Context, requests: Sequence[Request], step_tokens, final) -> 
                 stop=stop,
                 seed=r.seed,
                 max_tokens=_budget(ctx, used, step_tokens, final),
+                **extra,
             )
         )
     outputs = ctx.generator.generate(prompts, params)
     _charge_calls((r.tree for r in requests), "generate_calls")
     return [
-        r.tree.add(r.parent, out[0], r.temperature, ctx.max_tokens)
+        r.tree.add(r.parent, out[0], r.temperature, ctx.max_tokens, _values(ctx, out[0]))
         for r, out in zip(requests, outputs)
     ]
 
 
-def _look_ahead(ctx, trees, children, lookahead: int, step_tokens) -> list[str]:
-    """Greedy continuations of the live children, one batched call per lookahead step."""
+def _values(ctx: Context, c: Completion) -> list[float]:
+    return ctx.scorer.token_values(c) if ctx.scorer is not None else []
+
+
+def _look_ahead(ctx, trees, children, lookahead: int, step_tokens) -> list[tuple[str, list]]:
+    """Greedy continuations of the live children, one batched call per lookahead step.
+
+    Returns per child its lookahead text and the trace pieces of its lookahead steps.
+    """
     extra = [""] * len(children)
+    pieces: list[list[list[float]]] = [[] for _ in children]
+    sampling = ctx.scorer.sampling() if ctx.scorer is not None else {}
     used = [c.path_tokens for c in children]
     live = [i for i, c in enumerate(children) if not c.done]
     for _ in range(lookahead):
@@ -228,6 +251,7 @@ def _look_ahead(ctx, trees, children, lookahead: int, step_tokens) -> list[str]:
                 stop=(STEP_DELIMITER,),
                 seed=0,
                 max_tokens=_budget(ctx, used[i], step_tokens, False),
+                **sampling,
             )
             for i in live
         ]
@@ -237,27 +261,32 @@ def _look_ahead(ctx, trees, children, lookahead: int, step_tokens) -> list[str]:
         for i, out in zip(live, outputs):
             c = out[0]
             extra[i] += c.text
+            pieces[i].append(_values(ctx, c))
             used[i] += c.num_tokens
             children[i].lookahead_tokens += c.num_tokens
             trees[i].generated_tokens += c.num_tokens
             if not is_complete(c.text, c.finish_reason, used[i] >= ctx.max_tokens):
                 still.append(i)
         live = still
-    return extra
+    return list(zip(extra, pieces))
 
 
-def _score(ctx: Context, trees, children: list[Node], extra: list[str]) -> None:
-    """One PRM call over every child's prefix (plus lookahead); fills the children's scores."""
-    items = [(i, prm_steps(ctx.prm, c.prefix + extra[i])) for i, c in enumerate(children)]
-    items = [(i, steps) for i, steps in items if steps]  # an empty solution has nothing to score
+def _score(ctx: Context, trees, children: list[Node], extra: list[tuple[str, list]]) -> None:
+    """One scorer call over every child's prefix (plus lookahead); fills the children's scores."""
+    scorer = ctx.scorer
+    items = [
+        (i, scorer.units(c.prefix + extra[i][0], [*c.trace, *extra[i][1]]))
+        for i, c in enumerate(children)
+    ]
+    items = [(i, units) for i, units in items if units]  # an empty solution: nothing to score
     if not items:
         return
-    out = ctx.prm.score([trees[i].problem.problem for i, _ in items], [s for _, s in items])
+    out = scorer.score([trees[i].problem.problem for i, _ in items], [u for _, u in items])
     _charge_calls((trees[i] for i, _ in items), "prm_calls")
     for (i, _), scores, tokens in zip(items, out.scores, out.num_tokens):
         c = children[i]
         trees[i].prm_tokens += tokens
-        own = len(prm_steps(ctx.prm, c.prefix))
+        own = len(scorer.units(c.prefix, c.trace))
         c.step_scores = [float(s) for s in scores[:own]]
         c.step_score = c.step_scores[-1] if c.text.strip() and own else None
         value = aggregate(scores, ctx.agg_strategy)
@@ -289,9 +318,9 @@ def chunks(items: Sequence[Any], sizes: Sequence[int]) -> list[list[Any]]:
     return out
 
 
-def require_prm(ctx: Context, approach: str) -> None:
-    if ctx.prm is None:
-        raise ValueError(f"approach={approach} needs a PRM; use prm=toy or prm=oracle")
+def require_scorer(ctx: Context, approach: str) -> None:
+    if ctx.scorer is None:
+        raise ValueError(f"approach={approach} needs a scorer; use prm=toy or scorer=deepconf")
 
 
 class StepOptions(Options):

@@ -121,7 +121,8 @@ class TwoStageVoting(Approach):
     """Round-robin multi-temperature sampling with two-stage voting and early exit."""
 
     class Options(Options):
-        needs_prm: ClassVar[bool] = False
+        needs_scorer: ClassVar[bool] = False
+        takes_scorer: ClassVar[bool] = False  # it votes per temperature
         tau_intra: float = Field(0.8, gt=0, le=1)
         tau_cross: float = Field(1.0, gt=0, le=1)
         min_samples_per_temp: int = Field(2, ge=1)

@@ -101,7 +101,10 @@ def merge(plan: RunPlan, *, progress: bool = True) -> MergeReport:
         return report
     run = plan.cfg
     per_problem = [
-        row_metrics(r, draws=run.metrics.draws, subset_mode=run.metrics.subset_mode) for r in rows
+        row_metrics(
+            r, draws=run.metrics.draws, subset_mode=run.metrics.subset_mode, keep=run.vote_keep
+        )
+        for r in rows
     ]
     report.metrics = aggregate(per_problem, missing="partial")
     ident = identity(run)
