@@ -66,6 +66,12 @@ class Completion:
     completion gives. ``top_logprobs`` (when :attr:`SamplingParams.top_logprobs` = k > 0): per
     generated token, the k highest log-probabilities of that distribution, highest first.
     Scorers (confidence, self-certainty) read them.
+
+    ``prompt_tokens`` / ``cached_tokens``: the prompt tokens the backend computed for this
+    completion, and those it served from a cache instead (a prefix shared with another sample
+    of the same call, or the server's prefix cache). Summed over a call's completions they
+    are the call's whole prompt cost, each prompt token counted once: the compute count
+    behind the FLOPs columns.
     """
 
     text: str
@@ -73,6 +79,8 @@ class Completion:
     finish_reason: FinishReason
     logprobs: tuple[float, ...] | None = None
     top_logprobs: tuple[tuple[float, ...], ...] | None = None
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,8 @@ class Problem:
 class SearchResult:
     """What an approach returns for one problem. Columns of the output row.
 
-    ``scores[i]`` are the step scores of completion i (empty when no PRM ran).
+    ``scores[i]`` are the step scores of completion i (empty when no scorer ran).
+    :meth:`charge` adds a generate call's completions to the token counts.
     ``tree`` lists the explored nodes as dicts (id, parent, text, score, temperature, kept).
     """
 
@@ -170,10 +179,20 @@ class SearchResult:
     completion_tokens: list[int]
     generated_tokens: int = 0
     prm_tokens: int = 0
+    prompt_tokens: int = 0  # policy prompt tokens computed (after any prefix reuse)
+    cached_tokens: int = 0  # policy prompt tokens served from a cache
+    prm_cached_tokens: int = 0  # PRM tokens served from a cache (prm_tokens: computed)
     generate_calls: int = 0
     prm_calls: int = 0
     tree: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+
+    def charge(self, completions: Sequence[Completion]) -> None:
+        """Count what generating ``completions`` cost: generated and prompt tokens."""
+        for c in completions:
+            self.generated_tokens += c.num_tokens
+            self.prompt_tokens += c.prompt_tokens
+            self.cached_tokens += c.cached_tokens
 
 
 def derive_seed(*parts: int | str) -> int:

@@ -454,3 +454,15 @@ def test_a_reply_without_the_logprobs_asked_for_fails_clearly(server):
     server.scripts["a"] = [{"text": "xy"}] * 3
     with pytest.raises(ServerError, match="logprobs were asked for but the reply has none"):
         make(server).generate(["a"], [SamplingParams(logprobs=True)])
+
+
+def test_prompt_tokens_computed_and_cached_come_from_usage(server):
+    usage = {"completion_tokens": 2, "prompt_tokens": 40,
+             "prompt_tokens_details": {"cached_tokens": 32}}  # fmt: skip
+    server.scripts["a"] = [
+        {"text": "xy", "usage": usage},
+        {"text": "z", "usage": {"completion_tokens": 1}},
+    ]
+    first, second = make(server, concurrency=1).generate(["a"], [SamplingParams(n=2)])[0]
+    assert (first.prompt_tokens, first.cached_tokens) == (8, 32)
+    assert (second.prompt_tokens, second.cached_tokens) == (0, 0)  # not reported: not counted

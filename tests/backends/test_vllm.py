@@ -29,6 +29,8 @@ class FakeOutput:  # vllm.CompletionOutput's fields that the adapter reads
 @dataclass
 class FakeRequestOutput:
     outputs: list[FakeOutput]
+    prompt_token_ids: list[int] | None = None
+    num_cached_tokens: int | None = None
 
 
 class FakeTokenizer:
@@ -234,3 +236,12 @@ def test_top_logprobs_are_the_entries_of_rank_k_or_better(fake_vllm):
     assert engine.calls[0][1][0]["logprobs"] == 2
     assert c.logprobs == (-2.5, -0.7)
     assert c.top_logprobs == ((-0.1, -1.0), (-0.7, -0.9))
+
+
+def test_the_prompt_is_computed_once_per_request_minus_the_prefix_cache(fake_vllm):
+    gen = BACKENDS.get("vllm")("m", seed=0, progress=False)
+    outs = [FakeOutput("a", [5], "length", None), FakeOutput("b", [6], "length", None)]
+    fake_vllm.engines[0].replies.append([FakeRequestOutput(outs, list(range(10)), 6)])
+    first, second = gen.generate(["q"], [SamplingParams(n=2, max_tokens=1, seed=1)])[0]
+    assert (first.prompt_tokens, first.cached_tokens) == (4, 6)
+    assert (second.prompt_tokens, second.cached_tokens) == (0, 10)

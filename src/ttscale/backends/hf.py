@@ -184,7 +184,7 @@ class HFGenerator:
         done: list[Completion | None] = [None] * B
         rows = list(range(B))  # row r of the current tensors is sample rows[r]
         cache = self._new_cache(total)
-        logits = self._prefill(cache, batch, ids, mask[:, :width], pos)
+        logits, computed = self._prefill(cache, batch, ids, mask[:, :width], pos)
         step_pos, t = pos[:, -1:], 0
         while True:
             picked = _sample(logits, temps, top_ps, uniforms[:, t])
@@ -205,7 +205,13 @@ class HFGenerator:
                         done[b] = _with_logprobs(done[b], batch[b].params, lps[b], tops[b])
             keep = [r for r, b in enumerate(rows) if done[b] is None]
             if not keep:
-                return done  # type: ignore[return-value]
+                # A row's prompt cost: computed by the first row of each distinct prompt,
+                # served from that row's cache for the others.
+                return [
+                    replace(c, prompt_tokens=len(s.ids)) if first else
+                    replace(c, cached_tokens=len(s.ids))
+                    for c, s, first in zip(done, batch, computed)  # type: ignore[arg-type]
+                ]  # fmt: skip
             # Finished rows ride along (their tokens are ignored) until dropping them is worth
             # a copy of the cache: every finish would cost as much as a cat of the whole cache.
             dead = len(rows) - len(keep)
@@ -235,8 +241,9 @@ class HFGenerator:
         )
         return out.logits[:, -1, :].float()
 
-    def _prefill(self, cache, batch: list[_Sample], ids, mask, pos) -> torch.Tensor:
-        """Run the prompts into ``cache``, each distinct prompt once; logits for every row.
+    def _prefill(self, cache, batch: list[_Sample], ids, mask, pos) -> tuple[Any, list[bool]]:
+        """Run the prompts into ``cache``, each distinct prompt once; logits for every row,
+        and per row whether its prompt was computed (else copied from an equal one's).
 
         Step searches send the same prefix many times (a beam's copies, a node's branches),
         and on CPU re-reading long prefixes is most of their cost.
@@ -244,14 +251,14 @@ class HFGenerator:
         first: dict[tuple[int, ...], int] = {}
         group = [first.setdefault(tuple(s.ids), r) for r, s in enumerate(batch)]
         if self.kv_cache == "dynamic" or len(first) == len(batch):
-            return self._forward(cache, ids, mask, pos)
+            return self._forward(cache, ids, mask, pos), [True] * len(batch)
         rows = torch.tensor(list(first.values()), device=self.device)  # in row order
         logits = self._forward(cache, ids[rows], mask[rows], pos[rows])
         # Row k of the distinct prefill holds the k-th distinct prompt: map each sample to it.
         where = {r: k for k, r in enumerate(first.values())}
         expand = torch.tensor([where[g] for g in group], device=self.device)
         cache.batch_select_indices(expand)
-        return logits[expand]
+        return logits[expand], [g == r for r, g in enumerate(group)]
 
     def _new_cache(self, capacity: int):
         """The KV cache of one decode: preallocated, or transformers' DynamicCache (old way)."""

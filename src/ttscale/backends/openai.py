@@ -38,6 +38,7 @@ from ttscale.backends.openai_reply import (
     BadReply,
     finish_of,
     logprobs_of,
+    prompt_usage,
     served_model,
     top_logprobs_of,
 )
@@ -358,7 +359,8 @@ class OpenAIGenerator:
         logprobs = logprobs_of(choice) if "logprobs" in r.body else None
         k = r.body.get("top_logprobs") or (r.body.get("logprobs") if self.endpoint != "chat" else 0)
         top = top_logprobs_of(choice, k) if k else None
-        return Completion(text, count, finish, logprobs, top)
+        computed, cached = prompt_usage(data)
+        return Completion(text, count, finish, logprobs, top, computed, cached)
 
     def _count(self, data: dict[str, Any], text: str, finish: FinishReason, max_tokens: int) -> int:
         usage = data.get("usage")

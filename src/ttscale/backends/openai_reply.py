@@ -49,6 +49,20 @@ def top_logprobs_of(choice: dict[str, Any], k: int) -> tuple[tuple[float, ...], 
     return tuple(tuple(sorted(map(float, s), reverse=True)[:k]) for s in steps)  # type: ignore[arg-type]
 
 
+def prompt_usage(data: dict[str, Any]) -> tuple[int, int]:
+    """(prompt tokens computed, prompt tokens from the server's cache) from ``usage``:
+    ``prompt_tokens`` and ``prompt_tokens_details.cached_tokens``; (0, 0) when absent (a
+    server that reports no usage: its prompt compute is not counted)."""
+    usage = data.get("usage")
+    total = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    if not isinstance(total, int) or total < 0:
+        return 0, 0
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    cached = min(total, cached) if isinstance(cached, int) and cached >= 0 else 0
+    return total - cached, cached
+
+
 def finish_of(
     text: str, choice: dict[str, Any], stops: tuple[str, ...]
 ) -> tuple[str, FinishReason]:

@@ -150,10 +150,18 @@ def from_vllm_output(request_output: Any, n: int, top_logprobs: int = 0) -> list
     outs = list(request_output.outputs)
     if len(outs) != n:
         raise RuntimeError(f"vLLM returned {len(outs)} completions for a request of n={n}")
+    # The prompt is prefilled once per request (minus what the prefix cache held); the other
+    # samples fork from it, so their prompt counts as served from a cache.
+    prompt = len(getattr(request_output, "prompt_token_ids", None) or [])
+    cached = min(prompt, getattr(request_output, "num_cached_tokens", None) or 0)
     return [
-        Completion(o.text, len(o.token_ids), _finish(o), _logprobs(o), _top(o, top_logprobs))
-        for o in outs
-    ]
+        Completion(
+            o.text, len(o.token_ids), _finish(o), _logprobs(o), _top(o, top_logprobs),
+            prompt_tokens=prompt - cached if j == 0 else 0,
+            cached_tokens=cached if j == 0 else prompt,
+        )
+        for j, o in enumerate(outs)
+    ]  # fmt: skip
 
 
 def _top(output: Any, k: int) -> tuple[tuple[float, ...], ...] | None:

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ttscale.compute import flops
 from ttscale.grading import Grader, extract_answer
 from ttscale.grading.plurality import plurality
 from ttscale.metrics import aggregate, powers_of_two, problem_metrics
@@ -32,6 +33,7 @@ def evaluate(
     draws: int = 100,
     keep: float | None = None,
     pick: str = "naive",
+    parameters: tuple[int | None, int | None] = (None, None),
 ) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, float]]]:
     """Return (rows, overall metrics, per-problem metrics).
 
@@ -48,6 +50,7 @@ def evaluate(
         agg = [agg_steps(s, agg_strategy) for s in scores] if has_scores else [math.nan] * len(ans)
         method = (pick if keep is not None else "naive") if has_scores else "maj"
         rows.append(_row(p, r, ans, labels, correct, scores, agg, method, seed, keep or 1.0))
+        rows[-1] |= compute_columns(r, parameters)
         per_problem.append(row_metrics(rows[-1], draws=draws, subset_mode=subset_mode, keep=keep))
     return rows, aggregate(per_problem, missing="partial"), per_problem
 
@@ -96,6 +99,9 @@ def row_metrics(
     )
     m["tokens"] = float(row["generated_tokens"])
     m["prm_tokens"] = float(row["prm_tokens"])
+    for key in ("prompt_tokens", "flops"):  # rows written before FLOPs were counted lack them
+        if key in row and math.isfinite(row[key]):
+            m[key] = float(row[key])
     return m
 
 
@@ -115,6 +121,20 @@ def _choose(ans, labels, agg, idx: Sequence[int], method: str, keep: float = 1.0
     weights = None if method == "maj" else [agg[i] for i in idx]
     winner, _ = plurality(keys, weights)
     return None if winner is None else next(i for i in idx if labels[i] == winner)
+
+
+def compute_columns(r: SearchResult, parameters: tuple[int | None, int | None]) -> dict:
+    """Per model, the tokens computed and cached, and FLOPs = 2 x parameters x computed."""
+    policy = flops(parameters[0], r.generated_tokens + r.prompt_tokens)
+    prm = flops(parameters[1], r.prm_tokens)
+    return {
+        "prompt_tokens": r.prompt_tokens,
+        "cached_tokens": r.cached_tokens,
+        "prm_cached_tokens": r.prm_cached_tokens,
+        "policy_flops": policy,
+        "prm_flops": prm,
+        "flops": policy + prm,
+    }
 
 
 def _boxed(ans: str | None) -> str:

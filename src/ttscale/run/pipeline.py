@@ -126,7 +126,9 @@ def main(cfg: Any) -> dict[str, Any]:
             "metrics": metrics,
             "metric_problems": counts,
             "config": public_config(run),
-            "environment": environment(generator, prm),  # config says "auto"; this says what ran
+            # config says "auto"; this says what ran, and the parameter counts behind FLOPs
+            "environment": environment(generator, prm)
+            | dict(zip(("policy_parameters", "prm_parameters"), parameters(run))),
         }
         store.write_chunk(name, start, end, rows, summary)
         if ckpt is not None:
@@ -155,6 +157,14 @@ def _checkpoint(
     return ckpt
 
 
+def parameters(run: RunConfig) -> tuple[int | None, int | None]:
+    """The policy's and the PRM's parameter counts (0 for no PRM or the oracle)."""
+    from ttscale.compute import count_parameters
+
+    prm = count_parameters(run.prm.path) if run.uses_prm and run.prm.name != "oracle" else 0
+    return count_parameters(run.model.path), prm
+
+
 def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: RunConfig):
     """Search and grade one batch of problems: (rows, per-problem metrics)."""
     from ttscale.run.evaluate import evaluate
@@ -172,6 +182,7 @@ def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: R
         draws=run.metrics.draws,
         keep=run.vote_keep,
         pick=run.approach.pick,
+        parameters=parameters(run),
     )
     for row in rows:
         row["search_seconds"] = search_s / len(rows)

@@ -44,7 +44,6 @@ def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResul
                 scores=[[] for _ in comps],
                 temperatures=list(temps),
                 completion_tokens=[c.num_tokens for c in comps],
-                generated_tokens=sum(c.num_tokens for c in comps),
                 generate_calls=calls[0],
                 tree=[
                     node_record(j, c.text, t, c.num_tokens, c.finish_reason)
@@ -53,6 +52,7 @@ def sample_solutions(problems, ctx: Context, *, score: bool) -> list[SearchResul
                 counters=dict(counters),
             )
         )
+        results[-1].charge(comps)
     if scorer is not None:
         traces = [[[scorer.token_values(c)] for c in comps] for _, comps, _ in drawn]
         score_results(problems, results, ctx, traces)

@@ -82,6 +82,8 @@ class Tree:
         self.prompt = prompt
         self.nodes: list[Node] = []
         self.generated_tokens = 0
+        self.prompt_tokens = 0  # prompt (+ prefix) tokens the generator computed
+        self.cached_tokens = 0  # ... and served from a cache
         self.prm_tokens = 0
         self.generate_calls = 0
         self.prm_calls = 0
@@ -116,8 +118,14 @@ class Tree:
             trace=[*(parent.trace if parent else []), values or []],
         )
         self.nodes.append(node)
-        self.generated_tokens += c.num_tokens
+        self.charge(c)
         return node
+
+    def charge(self, c: Completion) -> None:
+        """Count what generating ``c`` cost (a step, or a lookahead step)."""
+        self.generated_tokens += c.num_tokens
+        self.prompt_tokens += c.prompt_tokens
+        self.cached_tokens += c.cached_tokens
 
     def result(self, leaves: Sequence[Node]) -> SearchResult:
         """The output row's columns: one completion per leaf, in order."""
@@ -132,6 +140,8 @@ class Tree:
             temperatures=[x.temperature for x in leaves],
             completion_tokens=[x.path_tokens for x in leaves],
             generated_tokens=self.generated_tokens,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached_tokens,
             prm_tokens=self.prm_tokens,
             generate_calls=self.generate_calls,
             prm_calls=self.prm_calls,
@@ -264,7 +274,7 @@ def _look_ahead(ctx, trees, children, lookahead: int, step_tokens) -> list[tuple
             pieces[i].append(_values(ctx, c))
             used[i] += c.num_tokens
             children[i].lookahead_tokens += c.num_tokens
-            trees[i].generated_tokens += c.num_tokens
+            trees[i].charge(c)
             if not is_complete(c.text, c.finish_reason, used[i] >= ctx.max_tokens):
                 still.append(i)
         live = still

@@ -78,6 +78,7 @@ class _Problem:
         self.rounds = 0
         self.exit_round = -1
         self.answer: Hashable | None = None
+        self.prompt_cost = [0, 0]  # prompt tokens computed, served from a cache
 
     def drawn(self, t: float) -> int:
         return self.temps.count(t)
@@ -182,6 +183,8 @@ class TwoStageVoting(Approach):
             [s.prompt for s, _, _ in requests], [p for _, _, p in requests]
         )
         for (s, t, _), comps in zip(requests, outputs):
+            s.prompt_cost[0] += sum(c.prompt_tokens for c in comps)
+            s.prompt_cost[1] += sum(c.cached_tokens for c in comps)
             for c in comps:
                 s.texts.append(c.text)
                 s.temps.append(t)
@@ -229,6 +232,8 @@ class TwoStageVoting(Approach):
             temperatures=list(s.temps),
             completion_tokens=list(s.tokens),
             generated_tokens=used,
+            prompt_tokens=s.prompt_cost[0],
+            cached_tokens=s.prompt_cost[1],
             generate_calls=s.rounds,
             tree=[_node(s, j) for j in range(len(s.texts))],
             counters={
