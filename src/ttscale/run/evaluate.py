@@ -97,6 +97,8 @@ def row_metrics(
         methods=methods,
         keep=keep or 1.0,
     )
+    m["accuracy"] = float(row["is_correct"])
+    m["samples"] = float(len(row["completions"]))
     m["tokens"] = float(row["generated_tokens"])
     m["prm_tokens"] = float(row["prm_tokens"])
     for key in ("prompt_tokens", "flops"):  # rows written before FLOPs were counted lack them

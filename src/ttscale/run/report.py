@@ -39,9 +39,13 @@ def results_table(
         behind = {counts[f"{c}@{n}"] for c in cols if f"{c}@{n}" in counts}
         note = f"   (on {min(behind)} of {num_problems} problems)" if behind else ""
         lines.append(f"{n:>5} " + " ".join(cells) + note)
-    avg = next((k for k in metrics if k.startswith("avg@")), None)
-    if avg:
-        lines.append(f"{avg}: {100 * metrics[avg]:.1f}% (mean accuracy of single samples)")
+    avgs = [k for k in metrics if k.startswith("avg@")]
+    if len(avgs) == 1:
+        lines.append(f"{avgs[0]}: {100 * metrics[avgs[0]]:.1f}% (mean accuracy of single samples)")
+    if "accuracy" in metrics:
+        lines.append(f"accuracy: {100 * metrics['accuracy']:.1f}% (the approach's own answers)")
+    if "samples" in metrics and avgs and len(avgs) > 1:  # an adaptive budget: N per problem
+        lines.append(f"samples/problem: {metrics['samples']:.1f} (adaptive: N differs by problem)")
     lines.append(
         f"problems: {num_problems}   generated tokens/problem: {metrics.get('tokens', 0):.0f}"
         f"   PRM tokens/problem: {metrics.get('prm_tokens', 0):.0f}"

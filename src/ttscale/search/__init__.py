@@ -14,6 +14,7 @@ def whole_solution(name: str) -> bool:
 
 # Importing a module registers its approaches.
 from ttscale.search import (  # noqa: E402,F401
+    adaptive,
     backtrack,
     beam_search,
     dvts,
