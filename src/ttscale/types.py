@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-FinishReason = Literal["stop", "length", "eos"]
+# "confidence": stopped by SamplingParams.min_confidence (DeepConf online)
+FinishReason = Literal["stop", "length", "eos", "confidence"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class SamplingParams:
         top_logprobs: also return, per generated token, the log-probabilities of the k most
             likely tokens (:attr:`Completion.top_logprobs`; 0: none). Confidence scorers read
             them; OpenAI-compatible servers allow at most 20.
+        min_confidence: stop the completion (finish reason ``"confidence"``) once the mean
+            DeepConf token confidence over its last ``confidence_window`` tokens drops below
+            this (needs ``top_logprobs``). Backends that cannot stop mid-completion have
+            :func:`ttscale.search.deepconf.generate_stopping` do it in chunks.
+        confidence_window: tokens per sliding group for ``min_confidence``.
     """
 
     n: int = 1
@@ -40,6 +46,8 @@ class SamplingParams:
     seed: int | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+    min_confidence: float | None = None
+    confidence_window: int = 2048
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -54,6 +62,10 @@ class SamplingParams:
             object.__setattr__(self, "stop", (self.stop,))
         if self.top_logprobs < 0:
             raise ValueError(f"top_logprobs must be >= 0, got {self.top_logprobs}")
+        if self.min_confidence is not None and not self.top_logprobs:
+            raise ValueError("min_confidence needs top_logprobs (the confidence's candidates)")
+        if self.confidence_window < 1:
+            raise ValueError(f"confidence_window must be >= 1, got {self.confidence_window}")
 
 
 @dataclass(frozen=True)

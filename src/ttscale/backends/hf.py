@@ -118,6 +118,8 @@ class HFGenerator:
     def close(self) -> None:
         """Nothing to release: the weights go with the object."""
 
+    stops_on_confidence = True  # SamplingParams.min_confidence is checked token by token
+
     def describe(self) -> dict[str, Any]:
         return {"backend": "hf", "device": str(self.device),
                 "dtype": str(self.model.dtype).removeprefix("torch.")}  # fmt: skip
@@ -181,6 +183,7 @@ class HFGenerator:
         top_k = max(s.params.top_logprobs for s in batch)
         lps: list[list[float]] = [[] for _ in batch]
         tops: list[list[tuple[float, ...]]] = [[] for _ in batch]
+        group = [_Window(s.params.confidence_window) for s in batch]
         done: list[Completion | None] = [None] * B
         rows = list(range(B))  # row r of the current tensors is sample rows[r]
         cache = self._new_cache(total)
@@ -200,7 +203,11 @@ class HFGenerator:
                         lps[b].append(drawn[r])
                         if top_k:
                             tops[b].append(tuple(best[r][: batch[b].params.top_logprobs]))
+                            group[b].add(-sum(tops[b][-1]) / len(tops[b][-1]))
                     done[b] = self._finished(batch[b], new[b], budget[b])
+                    if done[b] is None and group[b].below(batch[b].params.min_confidence):
+                        text = self.tokenizer.decode(new[b])  # DeepConf online: stop it
+                        done[b] = Completion(text, len(new[b]), "confidence")
                     if done[b] is not None and want_lp:
                         done[b] = _with_logprobs(done[b], batch[b].params, lps[b], tops[b])
             keep = [r for r, b in enumerate(rows) if done[b] is None]
@@ -336,6 +343,23 @@ class _GrowingLayer(DynamicLayer):
             self._k = self._copy(self._k, indices, self._k, self.length)
             self._v = self._copy(self._v, indices, self._v, self.length)
             self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
+
+
+class _Window:
+    """The mean token confidence over the last ``size`` tokens, kept as a running sum."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.values, self.sum = size, [], 0.0
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+        self.sum += value
+        if len(self.values) > self.size:
+            self.sum -= self.values[-self.size - 1]
+
+    def below(self, threshold: float | None) -> bool:
+        full = len(self.values) >= self.size
+        return threshold is not None and full and self.sum / self.size < threshold
 
 
 def _with_logprobs(c: Completion, p: SamplingParams, lps: list[float], tops: list) -> Completion:

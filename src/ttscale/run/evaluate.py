@@ -39,7 +39,8 @@ def evaluate(
 
     ``keep``: a confidence scorer's share for the ``filtered@n`` vote (DeepConf offline);
     ``pick``: how a scored row's answer (``pred``, ``is_correct``) is chosen, ``naive`` (the
-    best score) or ``filtered``.
+    best score), ``weighted`` (a score-weighted vote) or ``filtered`` (that vote over the top
+    ``keep`` share).
     """
     answers = [[extract_answer(c) for c in r.completions] for r in results]
     all_labels, all_correct = grader.grade_and_cluster([p.answer for p in problems], answers)
@@ -48,7 +49,7 @@ def evaluate(
         has_scores = r.prm_calls > 0 or any(r.scores)
         scores = step_scores(r.scores, has_scores)
         agg = [agg_steps(s, agg_strategy) for s in scores] if has_scores else [math.nan] * len(ans)
-        method = (pick if keep is not None else "naive") if has_scores else "maj"
+        method = pick if has_scores else "maj"
         rows.append(_row(p, r, ans, labels, correct, scores, agg, method, seed, keep or 1.0))
         rows[-1] |= compute_columns(r, parameters)
         per_problem.append(row_metrics(rows[-1], draws=draws, subset_mode=subset_mode, keep=keep))

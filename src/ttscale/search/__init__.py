@@ -17,6 +17,7 @@ from ttscale.search import (  # noqa: E402,F401
     adaptive,
     backtrack,
     beam_search,
+    deepconf,
     dvts,
     sampling,  # noqa: E402,F401
     voting,  # noqa: E402,F401
