@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ttscale.search.base import Context
 from ttscale.search.deepconf import DeepConfOnline, generate_stopping
 from ttscale.types import Completion, Problem, SamplingParams
