@@ -343,7 +343,9 @@ def test_problem_metrics_size_independent_and_matches_subset_accuracy():
 
 def test_problem_metrics_no_answers_and_method_order():
     res = problem_metrics([-1] * 5, [False] * 5, [0.5] * 5, ns=[2, 3], methods=("maj", "naive"))
-    assert list(res) == ["maj@2", "naive@2", "pass@2", "maj@3", "naive@3", "pass@3", "avg@5"]
+    g = ["g-pass@{n}_0.5", "g-pass@{n}_0.75", "g-pass@{n}_1", "mg-pass@{n}"]
+    want = [k.format(n=n) for n in (2, 3) for k in ["maj@{n}", "naive@{n}", "pass@{n}", *g]]
+    assert list(res) == [*want, "avg@5"]
     assert all(v == 0.0 for v in res.values())
 
 
@@ -356,7 +358,12 @@ def test_problem_metrics_matches_bruteforce():
     rng = np.random.default_rng(21)
     labels, correct, scores = random_case(rng, 6, n_labels=3)
     res = problem_metrics(labels, correct, scores, draws=100)
-    assert list(res) == [f"{k}@{n}" for n in (1, 2, 4, 6) for k in (*METHODS, "pass")] + ["avg@6"]
+    g = ("g-pass@{n}_0.5", "g-pass@{n}_0.75", "g-pass@{n}_1", "mg-pass@{n}")
+
+    def keys(n):
+        return [f"{k}@{n}" for k in (*METHODS, "pass")] + [x.format(n=n) for x in g]
+
+    assert list(res) == [k for n in (1, 2, 4, 6) for k in keys(n)] + ["avg@6"]
     c = sum(correct)
     for n in (1, 2, 4, 6):
         for method in METHODS:
@@ -374,7 +381,7 @@ def test_problem_metrics_maj_only_without_scores():
     labels, correct = [0, 0, 1, -1], [True, True, False, False]
     for scores in (None, [float("nan")] * 4):
         res = problem_metrics(labels, correct, scores, methods=("maj",), ns=[2])
-        assert set(res) == {"maj@2", "pass@2", "avg@4"}
+        assert {k for k in res if "g-pass" not in k} == {"maj@2", "pass@2", "avg@4"}
         assert res["maj@2"] == pytest.approx(brute(labels, correct, None, 2, "maj")[0])
         with pytest.raises(ValueError, match="PRM"):
             problem_metrics(labels, correct, scores, ns=[2])
@@ -465,3 +472,28 @@ def test_auc_against_brute_force():
         expected = sum(wins) / len(wins) if wins else float("nan")
         got = auc(scores, pos)
         assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected)
+
+
+def test_g_pass_at_k_matches_bruteforce():
+    """G-Pass@k_tau: the share of k-subsets with at least ceil(tau * k) correct samples."""
+    from ttscale.metrics import g_pass_at_k, mg_pass_at_k
+
+    for n in range(1, 9):
+        for c in range(n + 1):
+            correct = [True] * c + [False] * (n - c)
+            for k in range(1, n + 1):
+                subsets = list(itertools.combinations(range(n), k))
+                hits = [sum(correct[i] for i in s) for s in subsets]
+                for tau in (0.25, 0.5, 0.75, 1.0):
+                    need = math.ceil(tau * k)
+                    want = sum(h >= need for h in hits) / len(subsets)
+                    assert g_pass_at_k(n, c, k, tau) == pytest.approx(want, abs=1e-12)
+                taus = [i / k for i in range(math.ceil(k / 2) + 1, k + 1)]  # lighteval's sum
+                want = 2 / k * sum(sum(h >= math.ceil(t * k - 1e-12) for h in hits)
+                                   / len(subsets) for t in taus)  # fmt: skip
+                assert mg_pass_at_k(n, c, k) == pytest.approx(want, abs=1e-12), (n, c, k)
+    # tau small: pass@k; tau = 1 at k = n: all right
+    assert g_pass_at_k(8, 3, 4, 0.01) == pytest.approx(pass_at_k(8, 3, 4))
+    assert g_pass_at_k(5, 4, 5, 1.0) == 0.0 and g_pass_at_k(5, 5, 5, 1.0) == 1.0
+    m = problem_metrics([0, 0, 1, 1], [True, True, False, False], ns=[2], methods=("maj",))
+    assert m["g-pass@2_1"] == pytest.approx(1 / 6) and m["g-pass@2_0.5"] == pytest.approx(5 / 6)

@@ -102,6 +102,26 @@ def test_summary_numbers_match_an_independent_computation(toy_results, report) -
     assert maj["maj@N"] == f"{100 * ind['maj@4']:.1f}" and maj["weighted@N"] == ""
 
 
+def test_flops_per_problem_and_the_equal_flops_table(toy_results, report) -> None:
+    """FLOPs/problem is the rows' mean flops; each approach is read at every run's budget."""
+    from ttscale.analysis.compare import at_equal_cost
+    from ttscale.analysis.plots import Series
+
+    _, text = report
+    rows = {r["approach"]: r for r in _table(text, "Approach comparison (equal compute)")
+            if r["temperature"] == "T=0.8"}  # fmt: skip
+    (folder,) = (toy_results / "toy-policy" / "none" / "majority").glob("*/*")
+    flops = [r["flops"] for r in _rows(folder)]
+    assert all(f > 0 for f in flops)
+    assert rows["majority"]["FLOPs/problem"] == f"{np.mean(flops):.3g}"
+    equal = _table(text, "toy-policy: approaches at equal FLOPs")
+    assert equal and all(r["FLOPs/problem"] for r in equal)
+    # log2-linear interpolation, nothing outside the curve's range
+    s = Series("x", [1.0, 4.0], [0.2, 0.6])
+    assert at_equal_cost(s, 2.0) == pytest.approx(0.4)
+    assert math.isnan(at_equal_cost(s, 8.0)) and math.isnan(at_equal_cost(s, 0.5))
+
+
 def test_subset_metrics_per_level_and_temperature(toy_results) -> None:
     runs = {r.key: r for r in discover_local(toy_results)}
     assert len(runs) == 5

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ttscale.analysis.plots import Series, heatmap, line_plot, slug
 from ttscale.analysis.stats import GroupMetrics, level_of_rate
 from ttscale.search import whole_solution
@@ -90,6 +92,14 @@ def _full(g: GroupMetrics, method: str) -> str:
 # -- summary ---------------------------------------------------------------------------------
 
 
+def _gpass(g: GroupMetrics, n: int) -> str:
+    key = f"g-pass@{n}_1"
+    if key not in g.mean:
+        return ""
+    lo, hi = g.ci(key)
+    return f"{pct(g, key)} [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
 def summary(groups: Sequence[GroupMetrics], out: Path | None, **_: object) -> list[Section]:
     """Every run group at its full N, accuracy vs n per model, and accuracy per dataset level."""
     rows, figures = [], []
@@ -100,8 +110,9 @@ def summary(groups: Sequence[GroupMetrics], out: Path | None, **_: object) -> li
             [g.model, g.approach, g.first.run.name.temperature_label, str(N), str(len(g.runs)),
              str(g.first.problems), pct(g, _full(g, "maj")), pct(g, _full(g, "weighted")),
              pct(g, _full(g, "naive")), pct(g, _full(g, "pass")), pct(g, f"avg@{N}"),
-             f"{method}: [{100 * lo:.1f}, {100 * hi:.1f}]", f"{g.mean.get('tokens', math.nan):.0f}",
-             f"{g.mean.get('prm_tokens', math.nan):.0f}"]
+             f"{method}: [{100 * lo:.1f}, {100 * hi:.1f}]", _gpass(g, N),
+             f"{g.mean.get('tokens', math.nan):.0f}", f"{g.mean.get('prm_tokens', math.nan):.0f}",
+             f"{_cost(g, 'flops'):.3g}"]
         )  # fmt: skip
     for model, gs in _by(groups, lambda g: g.model).items():
         series = [curve(g, headline(g)) for g in gs]
@@ -123,60 +134,101 @@ def summary(groups: Sequence[GroupMetrics], out: Path | None, **_: object) -> li
                           xlabel="difficulty level (dataset)", log2x=False)
             )  # fmt: skip
     headers = ["model", "approach", "temperature", "N", "seeds", "problems", "maj@N",
-               "weighted@N", "naive@N", "pass@N", "avg@N", "95% CI", "tokens/problem",
-               "PRM tokens/problem"]  # fmt: skip
-    notes = ["Accuracy in %, mean ± std across seeds; CI: bootstrap over problems (seed-averaged)."]
+               "weighted@N", "naive@N", "pass@N", "avg@N", "95% CI", "G-Pass@N (tau=1) [CI]",
+               "tokens/problem", "PRM tokens/problem", "FLOPs/problem"]  # fmt: skip
+    notes = ["Accuracy in %, mean ± std across seeds; CI: bootstrap over problems (seed-averaged). "
+             "G-Pass@N with tau=1: the chance that all of N samples are right (stability; "
+             "ttscale.metrics.g_pass_at_k; other taus and mG-Pass are in the per-problem "
+             "metrics)."]  # fmt: skip
     return [Section("Summary", headers, rows, figures, notes)]
 
 
 # -- approach comparison -----------------------------------------------------------------------
 
 
-def _compute_points(gs: Sequence[GroupMetrics]) -> Series:
-    """Accuracy vs generated tokens per problem for one approach.
+def _cost(g: GroupMetrics, unit: str) -> float:
+    """Generated tokens or FLOPs per problem (NaN when the rows do not say)."""
+    return g.mean.get("tokens" if unit == "tokens" else "flops", math.nan)
+
+
+def _compute_points(gs: Sequence[GroupMetrics], unit: str = "tokens") -> Series:
+    """Accuracy vs cost per problem (generated tokens, or FLOPs) for one approach.
 
     Sampling approaches draw independent completions, so a subset of n out of N costs n/N of
-    the tokens: their curve runs over n. A step search's final beams are not a cheaper
-    search, so each of its runs is one point at its full cost.
+    the tokens: their curve runs over n (for FLOPs the shared prompt's prefill is scaled too,
+    a small overstatement at small n). A step search's final beams are not a cheaper search,
+    so each of its runs is one point at its full cost.
     """
     g0 = gs[0]
     method = headline(g0)
     if whole_solution(g0.approach) and len(gs) == 1:
         N, ns = _n(g0), [n for n in sizes(g0) if f"{method}@{n}" in g0.mean]
-        x = [_tokens(g0) * n / N for n in ns]
+        x = [_cost(g0, unit) * n / N for n in ns]
         y = [g0.mean[f"{method}@{n}"] for n in ns]
         err = [g0.std[f"{method}@{n}"] for n in ns]
     else:
         # runs whose problems have different N (early exit) have no method@N: left out
-        gs = sorted((g for g in gs if _full(g, method) in g.mean), key=_tokens)
-        x = [_tokens(g) for g in gs]
+        gs = sorted((g for g in gs if _full(g, method) in g.mean), key=lambda g: _cost(g, unit))
+        x = [_cost(g, unit) for g in gs]
         y = [g.mean[_full(g, method)] for g in gs]
         err = [g.std[_full(g, method)] for g in gs]
     return Series(f"{g0.approach} {g0.first.run.name.temperature_label} ({method})", x, y, err)
 
 
+def at_equal_cost(series: Series, budget: float) -> float:
+    """Accuracy of a curve at ``budget``, linear in log2 cost between its points; NaN
+    outside its range (no extrapolation)."""
+    pts = sorted((x, y) for x, y in zip(series.x, series.y) if math.isfinite(x) and x > 0)
+    if not pts or not pts[0][0] <= budget <= pts[-1][0]:
+        return math.nan
+    xs = [math.log2(x) for x, _ in pts]
+    return float(np.interp(math.log2(budget), xs, [y for _, y in pts]))
+
+
 def approach_comparison(
     groups: Sequence[GroupMetrics], out: Path | None, **_: object
 ) -> list[Section]:
-    """Accuracy against generated tokens per problem: approaches at equal compute, per model."""
-    rows, figures = [], []
+    """Accuracy against generated tokens and FLOPs per problem: approaches at equal compute."""
+    rows, figures, equal = [], [], []
     for model, gs in _by(groups, lambda g: g.model).items():
         lines = _by(gs, lambda g: (g.approach, g.first.run.name.temperature_label))
-        series = [_compute_points(v) for v in lines.values()]
-        figures.append(
-            line_plot(_path(out, f"approaches_{slug(model)}.png"), series,
-                      title=f"{model}: accuracy at equal compute",
-                      xlabel="generated tokens per problem (log2)")
-        )  # fmt: skip
+        for unit, label in (("tokens", "generated tokens"), ("flops", "FLOPs")):
+            series = [_compute_points(v, unit) for v in lines.values()]
+            if unit == "flops" and not any(math.isfinite(x) for s_ in series for x in s_.x):
+                continue  # rows written before FLOPs were counted
+            figures.append(
+                line_plot(_path(out, f"approaches_{unit}_{slug(model)}.png"), series,
+                          title=f"{model}: accuracy at equal compute",
+                          xlabel=f"{label} per problem (log2)")
+            )  # fmt: skip
+            if unit == "flops":
+                equal.append((model, series))
         for g in gs:
             key = _full(g, headline(g))
             rows.append([model, g.approach, g.first.run.name.temperature_label, str(_n(g)),
-                         f"{_tokens(g):.0f}", key, pct(g, key), pct(g, _full(g, "pass"))])  # fmt: skip
-    headers = ["model", "approach", "temperature", "N", "tokens/problem", "metric", "accuracy",
-               "pass@N"]  # fmt: skip
+                         f"{_tokens(g):.0f}", f"{_cost(g, 'flops'):.3g}", key, pct(g, key),
+                         pct(g, _full(g, "pass"))])  # fmt: skip
+    headers = ["model", "approach", "temperature", "N", "tokens/problem", "FLOPs/problem",
+               "metric", "accuracy", "pass@N"]  # fmt: skip
     notes = ["Best-of-N / majority curves run over n (a subset of n costs n/N of the tokens); "
-             "step searches are one point per run at their full cost."]  # fmt: skip
-    return [Section("Approach comparison (equal compute)", headers, rows, figures, notes)]
+             "step searches are one point per run at their full cost. FLOPs = 2 x parameters x "
+             "computed tokens, policy and PRM (ttscale.compute)."]  # fmt: skip
+    sections = [Section("Approach comparison (equal compute)", headers, rows, figures, notes)]
+    for model, series in equal:
+        sections.append(_equal_flops(model, series))
+    return sections
+
+
+def _equal_flops(model: str, series: Sequence[Series]) -> Section:
+    """Every approach's accuracy at every FLOPs budget that some run of the model spent."""
+    rows = []
+    for b in sorted({x for s_ in series for x in s_.x if math.isfinite(x)}):
+        cells = [at_equal_cost(s_, b) for s_ in series]
+        rows.append([f"{b:.3g}", *(f"{100 * c:.1f}" if math.isfinite(c) else "" for c in cells)])
+    notes = ["Accuracy (%) interpolated linearly in log2 FLOPs between each approach's own "
+             "points; blank outside its range (no extrapolation)."]  # fmt: skip
+    heads = ["FLOPs/problem", *(s_.label for s_ in series)]
+    return Section(f"{model}: approaches at equal FLOPs", heads, rows, [], notes)
 
 
 # -- temperature comparison --------------------------------------------------------------------

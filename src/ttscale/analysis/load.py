@@ -47,6 +47,7 @@ _OURS = (
     "prm_tokens",
     "completion_tokens",
     "counters",
+    "flops",
 )
 _ANCHOR = ("problem", "answer", "completions", "scores", "level", "unique_id", "completion_tokens")
 
@@ -64,6 +65,7 @@ class Problem:
         temperatures: Sampling temperature per completion, or None when unknown.
         tokens: Generated tokens for the problem (NaN when unknown).
         prm_tokens: PRM tokens for the problem (NaN when unknown).
+        flops: Compute for the problem, policy and PRM (NaN when not recorded).
         counters: The approach's own counters (two-stage voting: its exit round, samples and
             tokens used, the vote's index); empty for anchor rows.
     """
@@ -76,6 +78,7 @@ class Problem:
     temperatures: list[float] | None
     tokens: float
     prm_tokens: float
+    flops: float = math.nan
     counters: dict[str, int] = field(default_factory=dict)
 
 
@@ -184,6 +187,7 @@ def normalize_rows(
                 temperatures=_temperatures(r, run, len(lab)),
                 tokens=_tokens(r, "generated_tokens"),
                 prm_tokens=_tokens(r, "prm_tokens"),
+                flops=float(r["flops"]) if r.get("flops") is not None else math.nan,
                 counters=counters(r),
             )
         )

@@ -71,6 +71,7 @@ def per_problem(
                 m[f"{k}@all"] = m[f"{k}@{size}"]
         m["tokens"] = p.tokens
         m["prm_tokens"] = p.prm_tokens
+        m["flops"] = p.flops
         out.append(m)
     return out
 

@@ -59,7 +59,14 @@ from ttscale.metrics.accuracy import (
     problem_metrics,
     subset_accuracy,
 )
-from ttscale.metrics.counting import auc, avg_at_n, pass_at_k, powers_of_two
+from ttscale.metrics.counting import (
+    auc,
+    avg_at_n,
+    g_pass_at_k,
+    mg_pass_at_k,
+    pass_at_k,
+    powers_of_two,
+)
 from ttscale.metrics.problem import METHODS, MODES
 from ttscale.metrics.values import WEIGHTED_TIE_RTOL
 
@@ -73,6 +80,8 @@ __all__ = [
     "auc",
     "avg_at_n",
     "coverage",
+    "g_pass_at_k",
+    "mg_pass_at_k",
     "pass_at_k",
     "powers_of_two",
     "problem_metrics",

@@ -9,7 +9,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ttscale.metrics.counting import pass_at_k, powers_of_two
+from ttscale.metrics.counting import (
+    G_PASS_TAUS,
+    g_pass_at_k,
+    mg_pass_at_k,
+    pass_at_k,
+    powers_of_two,
+)
 from ttscale.metrics.problem import (
     _check_draws,
     _check_method,
@@ -117,7 +123,8 @@ def problem_metrics(
 ) -> dict[str, float]:
     """All metrics of one problem.
 
-    Keys are ``f"{method}@{n}"`` and ``f"pass@{n}"`` for each ``n`` in ``ns``, plus
+    Keys are ``f"{method}@{n}"``, ``f"pass@{n}"``, ``f"g-pass@{n}_{tau}"`` (tau in 0.5, 0.75,
+    1; random mode) and ``f"mg-pass@{n}"`` for each ``n`` in ``ns``, plus
     ``f"avg@{N}"`` with the real ``N`` (e.g. ``"avg@16"``). ``pass@n`` is the unbiased estimator
     in random mode and ``any(correct[:n])`` in prefix mode. Means only; use
     :func:`subset_accuracy` for the std.
@@ -196,6 +203,9 @@ def problem_metrics(
         for method in methods:
             out[f"{method}@{n}"] = row[method]
         out[f"pass@{n}"] = pass_at_k(size, n_correct, n)
+        for tau in G_PASS_TAUS:  # stability: tau of the n right (random mode only)
+            out[f"g-pass@{n}_{tau:g}"] = g_pass_at_k(size, n_correct, n, tau)
+        out[f"mg-pass@{n}"] = mg_pass_at_k(size, n_correct, n)
     out[f"avg@{size}"] = n_correct / size
     return out
 

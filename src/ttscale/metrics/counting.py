@@ -1,4 +1,4 @@
-"""pass@k, avg@N, the powers of two up to N, and ROC AUC."""
+"""pass@k, G-Pass@k, avg@N, the powers of two up to N, and ROC AUC."""
 
 from __future__ import annotations
 
@@ -40,6 +40,34 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1, dtype=np.float64)))
+
+
+G_PASS_TAUS = (0.5, 0.75, 1.0)
+
+
+def g_pass_at_k(n: int, c: int, k: int, tau: float) -> float:
+    """G-Pass@k_tau (Liu et al., 2024, arXiv 2412.13147; lighteval's ``GPassAtK``).
+
+    The probability that a uniformly random ``k``-subset of the ``n`` samples holds at least
+    ``ceil(tau * k)`` correct ones: ``sum_{j >= ceil(tau k)} C(c, j) C(n - c, k - j) / C(n, k)``.
+    tau -> 0 is pass@k; tau = 1 asks every one of the k to be right (stability).
+    """
+    n, c, k = _check_int(n, "n"), _check_int(c, "c"), _check_int(k, "k")
+    if not 1 <= k <= n or not 0 <= c <= n:
+        raise ValueError(f"need 1 <= k <= n and 0 <= c <= n, got n={n}, c={c}, k={k}")
+    if not 0 < tau <= 1:
+        raise ValueError(f"tau must be in (0, 1], got {tau}")
+    need = math.ceil(tau * k - 1e-12)
+    total = math.comb(n, k)
+    return sum(math.comb(c, j) * math.comb(n - c, k - j) for j in range(need, k + 1)) / total
+
+
+def mg_pass_at_k(n: int, c: int, k: int) -> float:
+    """mG-Pass@k as the paper and lighteval define it: ``2/k sum_{i=ceil(k/2)+1}^{k}
+    G-Pass@k_{i/k}`` (for odd k the sum has (k-1)/2 terms, so its maximum is (k-1)/k; for
+    k = 1 it is empty: 0)."""
+    start = math.ceil(0.5 * k) + 1
+    return 2 / k * sum(g_pass_at_k(n, c, k, i / k) for i in range(start, k + 1))
 
 
 def avg_at_n(correct: ArrayLike) -> float:
