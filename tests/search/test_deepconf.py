@@ -133,3 +133,13 @@ def test_online_deepconf_draws_more_until_consensus_and_drops_stopped_traces():
     assert [s[0] for s in r.scores][4:] == [0.0, 0.0, 5.0, 5.0]
     assert r.generated_tokens == sum(r.completion_tokens)  # stopped traces' real tokens
     assert r.completion_tokens[4] == 9  # chunked: the whole chunk it generated before the check
+
+
+def test_a_warm_up_as_large_as_the_budget_is_the_whole_run():
+    text = "\\boxed{7}"
+    gen = Streams({"p": [_stream(text, [HIGH] * len(text)), _stream(text, [LOW] * len(text))]})
+    o = DeepConfOnline.Options(name="deepconf_online", warmup=4, keep=0.5, window=3, top_k=2,
+                               consensus=0.99, batch=4, chunk=100)  # fmt: skip
+    gen.streams["p"] = gen.streams["p"] * 2
+    (r,) = DeepConfOnline(o).search([Problem(0, "p", "p", "7")], _ctx(gen, 2))
+    assert len(r.completions) == 2

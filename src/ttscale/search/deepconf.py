@@ -150,11 +150,14 @@ class DeepConfOnline(Approach):
 
         draw(states, o.warmup, [None] * len(states))
         bars = {id(s): _bar(scores[id(s)], o.keep) for s in states}
-        live = [s for s in states if not _settled(s, scores[id(s)], bars[id(s)], o.consensus)]
+        def unsettled(group):
+            return [s for s in group if len(s.comps) < ctx.n
+                    and not _settled(s, scores[id(s)], bars[id(s)], o.consensus)]  # fmt: skip
+
+        live = unsettled(states)
         while live:
             draw(live, o.batch, [bars[id(s)] for s in live])
-            live = [s for s in live if len(s.comps) < ctx.n
-                    and not _settled(s, scores[id(s)], bars[id(s)], o.consensus)]  # fmt: skip
+            live = unsettled(live)
         out = []
         for s in states:
             r = s.result(t, ctx.n)
