@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-from transformers.cache_utils import DynamicLayer
 
+from ttscale.backends.kv_cache import GrowingLayer
 from ttscale.loading import loading
 from ttscale.prompts import render_chat
 from ttscale.types import Completion, SamplingParams, derive_seed
@@ -275,7 +275,7 @@ class HFGenerator:
         if self.kv_cache == "dynamic":
             return DynamicCache()
         layers = self.model.config.get_text_config(decoder=True).num_hidden_layers
-        return Cache(layers=[_GrowingLayer(capacity) for _ in range(layers)])
+        return Cache(layers=[GrowingLayer(capacity) for _ in range(layers)])
 
     def _finished(self, s: _Sample, new: list[int], budget: int) -> Completion | None:
         if new[-1] in self.eos_ids:
@@ -291,58 +291,6 @@ class HFGenerator:
         if len(new) >= budget:
             return Completion(self.tokenizer.decode(new), len(new), "length")
         return None
-
-
-class _GrowingLayer(DynamicLayer):
-    """One layer's keys and values in a buffer with room to grow.
-
-    transformers' DynamicLayer concatenates each new token onto the whole cache, a copy of the
-    cache per step (quadratic in the completion's length). Here a step writes in place and the
-    buffer grows when full, up to ``capacity``; attention sees a view of the filled part, so
-    its inputs are the same as with DynamicLayer.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-        self.length = 0
-        self._k: torch.Tensor | None = None
-        self._v: torch.Tensor | None = None
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        end = self.length + key_states.shape[-2]
-        if self._k is None or self._v is None or end > self._k.shape[-2]:
-            self.device, self.is_initialized = key_states.device, True
-            self._k = self._copy(self._k, None, key_states, end)
-            self._v = self._copy(self._v, None, value_states, end)
-        self._k[:, :, self.length : end] = key_states
-        self._v[:, :, self.length : end] = value_states
-        self.length = end
-        self.keys, self.values = self._k[:, :, :end], self._v[:, :, :end]
-        return self.keys, self.values
-
-    def _copy(self, buf, rows: torch.Tensor | None, like: torch.Tensor, end: int) -> torch.Tensor:
-        """A new buffer with room past ``end``, holding the filled part of ``buf`` (``rows`` of it).
-
-        Room grows with the length (amortised constant per token) but stays a fraction of it:
-        a step search generates a short step after a long prefix, and every copy moves it all.
-        """
-        size = max(end, min(self.capacity, end + max(32, end // 2)))
-        n = len(rows) if rows is not None else like.shape[0]
-        out = like.new_empty((n, like.shape[1], size, like.shape[-1]))
-        if buf is not None and self.length:
-            old = buf[:, :, : self.length]
-            out[:, :, : self.length] = old if rows is None else old[rows]
-        return out
-
-    def get_seq_length(self) -> int:
-        return self.length
-
-    def batch_select_indices(self, indices: torch.Tensor) -> None:
-        if self._k is not None and self._v is not None:
-            self._k = self._copy(self._k, indices, self._k, self.length)
-            self._v = self._copy(self._v, indices, self._v, self.length)
-            self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
 
 
 class _Window:

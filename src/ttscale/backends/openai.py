@@ -37,10 +37,11 @@ from ttscale.backends.http_utils import excerpt, run_sync, safe_url
 from ttscale.backends.openai_reply import (
     BadReply,
     finish_of,
-    logprobs_of,
+    load_tokenizer,
+    logprob_fields,
     prompt_usage,
+    read_logprobs,
     served_model,
-    top_logprobs_of,
 )
 from ttscale.prompts import render_chat
 from ttscale.types import ChatPrompt, Completion, FinishReason, Prompt, SamplingParams, derive_seed
@@ -128,7 +129,7 @@ class OpenAIGenerator:
     def from_config(cls, model: Any, *, seed: int = 0, progress: bool = True) -> OpenAIGenerator:
         """Build from a :class:`ttscale.config.ModelConfig`; start ``transformers serve``
         for ``model.path`` first when ``model.serve`` is set (stopped by :meth:`close`)."""
-        tokenizer = _load_tokenizer(model)
+        tokenizer = load_tokenizer(model)
         server, base_url = None, model.base_url
         if model.serve:
             from ttscale.backends.serve import TransformersServer
@@ -239,11 +240,7 @@ class OpenAIGenerator:
         }
         if p.stop:
             body["stop"] = list(p.stop)
-        if p.logprobs or p.top_logprobs:  # the sampled tokens' log-probabilities (+ the k best)
-            k = p.top_logprobs
-            chat = {"logprobs": True} | ({"top_logprobs": k} if k else {})
-            body |= chat if self.endpoint == "chat" else {"logprobs": k}
-        return body | self.extra_body
+        return body | logprob_fields(self.endpoint, p) | self.extra_body
 
     async def _send_all(self, requests: list[_Request]) -> list[Completion]:
         import httpx
@@ -356,9 +353,7 @@ class OpenAIGenerator:
             raise BadReply(f"the choice has no text: {excerpt(content)}")
         text, finish = finish_of(text, choice, r.stop)
         count = self._count(data, text, finish, r.body["max_tokens"])
-        logprobs = logprobs_of(choice) if "logprobs" in r.body else None
-        k = r.body.get("top_logprobs") or (r.body.get("logprobs") if self.endpoint != "chat" else 0)
-        top = top_logprobs_of(choice, k) if k else None
+        logprobs, top = read_logprobs(choice, r.body, self.endpoint)
         computed, cached = prompt_usage(data)
         return Completion(text, count, finish, logprobs, top, computed, cached)
 
@@ -382,25 +377,6 @@ class OpenAIGenerator:
             raise BadReply("reply has no usage.completion_tokens and no tokenizer to count")
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
         return len(ids) + (finish == "eos")  # the EOS token is generated too
-
-
-def _load_tokenizer(model: Any) -> Any:
-    """The tokenizer of ``model.tokenizer`` (default ``model.path``); required for completions."""
-    source = model.tokenizer or model.path
-    try:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(source, trust_remote_code=model.trust_remote_code)
-    except Exception as err:
-        if model.endpoint == "chat":  # the server applies the template; usage counts tokens
-            log.warning("no tokenizer from %r (%s); token counts come from usage", source, err)
-            return None
-        key = "model.tokenizer" if model.tokenizer else "model.path"
-        raise ValueError(
-            f"{key}: cannot load a tokenizer from {source!r} ({type(err).__name__}); "
-            "model.endpoint=completions builds prompts with its chat template. Point "
-            "model.tokenizer at a local copy, or use model.endpoint=chat"
-        ) from None
 
 
 def _progress(total: int, enabled: bool) -> Any:

@@ -1,16 +1,38 @@
-"""Reading an OpenAI-compatible server's replies: finish reasons, log-probabilities, models."""
+"""The OpenAI protocol's details: the log-prob fields of a request; a reply's finish reason,
+log-probabilities, usage and served model; the client's tokenizer."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from ttscale.backends.http_utils import excerpt
 from ttscale.types import FinishReason
 
+log = logging.getLogger("ttscale")
+
 
 class BadReply(ValueError):
     """A reply that is not what the OpenAI API promises (retried, then a ServerError)."""
+
+
+def logprob_fields(endpoint: str, p: Any) -> dict[str, Any]:
+    """Request fields for the sampled tokens' log-probabilities (+ the k best per token)."""
+    if not (p.logprobs or p.top_logprobs):
+        return {}
+    k = p.top_logprobs
+    if endpoint == "chat":
+        return {"logprobs": True} | ({"top_logprobs": k} if k else {})
+    return {"logprobs": k}
+
+
+def read_logprobs(choice: dict[str, Any], body: dict[str, Any], endpoint: str):
+    """(sampled log-probs, top log-probs) of a choice, each None when the body did not ask."""
+    if "logprobs" not in body:
+        return None, None
+    k = body.get("top_logprobs") if endpoint == "chat" else body.get("logprobs")
+    return logprobs_of(choice), (top_logprobs_of(choice, k) if k else None)
 
 
 def logprobs_of(choice: dict[str, Any]) -> tuple[float, ...]:
@@ -103,3 +125,22 @@ def served_model(base_url: str, api_key: str | None, timeout: float) -> str | No
     except Exception:  # noqa: BLE001 - any failure: fall back to model.path
         return None
     return models[0] if len(models) == 1 else None
+
+
+def load_tokenizer(model: Any) -> Any:
+    """The tokenizer of ``model.tokenizer`` (default ``model.path``); required for completions."""
+    source = model.tokenizer or model.path
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=model.trust_remote_code)
+    except Exception as err:
+        if model.endpoint == "chat":  # the server applies the template; usage counts tokens
+            log.warning("no tokenizer from %r (%s); token counts come from usage", source, err)
+            return None
+        key = "model.tokenizer" if model.tokenizer else "model.path"
+        raise ValueError(
+            f"{key}: cannot load a tokenizer from {source!r} ({type(err).__name__}); "
+            "model.endpoint=completions builds prompts with its chat template. Point "
+            "model.tokenizer at a local copy, or use model.endpoint=chat"
+        ) from None

@@ -150,6 +150,7 @@ class DeepConfOnline(Approach):
 
         draw(states, o.warmup, [None] * len(states))
         bars = {id(s): _bar(scores[id(s)], o.keep) for s in states}
+
         def unsettled(group):
             return [s for s in group if len(s.comps) < ctx.n
                     and not _settled(s, scores[id(s)], bars[id(s)], o.consensus)]  # fmt: skip
