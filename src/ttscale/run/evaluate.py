@@ -98,8 +98,9 @@ def row_metrics(
         methods=methods,
         keep=keep or 1.0,
     )
-    m["accuracy"] = float(row["is_correct"])
-    m["samples"] = float(len(row["completions"]))
+    if "is_correct" in row:  # the approach's own answer
+        m["accuracy"] = float(row["is_correct"])
+    m["samples"] = float(len(row["answer_labels"]))
     m["tokens"] = float(row["generated_tokens"])
     m["prm_tokens"] = float(row["prm_tokens"])
     for key in ("prompt_tokens", "flops"):  # rows written before FLOPs were counted lack them
