@@ -43,6 +43,9 @@ CONFIGS: dict[str, list[str]] = {
         "approach=adaptive_majority", "approach.rule=beta", "prm=none",
     ],
     "compute-optimal allocator (probe 4)": ["approach=compute_optimal", "prm=none"],
+    # half the budget: what the allocator keeps of majority's accuracy at 8 per problem
+    "compute-optimal allocator (probe 4), n=8": ["approach=compute_optimal", "prm=none", "n=8"],
+    "majority, n=8": ["approach=majority", "prm=none", "n=8"],
 }  # fmt: skip
 
 
@@ -75,9 +78,9 @@ def table(args) -> str:
     from ttscale.run.evaluate import row_metrics
 
     out = [
-        f"| configuration | problems | accuracy | maj@{args.n} | naive@{args.n} | "
-        f"weighted@{args.n} | filtered@{args.n} | samples | tokens | FLOPs (policy + PRM) |",
-        "|" + "---|" * 10,
+        "| configuration | n | problems | accuracy | maj@n | naive@n | weighted@n | filtered@n "
+        "| samples | tokens | FLOPs (policy + PRM) |",
+        "|" + "---|" * 11,
     ]
     for label, config in CONFIGS.items():
         run = plan(args, config)
@@ -92,9 +95,9 @@ def table(args) -> str:
             vals = [m[key] for m in per if key in m]
             return f"{100 * _mean(vals):.1f}" if len(vals) == len(per) else "-"
 
-        n = args.n
+        n = run.cfg.n
         out.append(
-            f"| {label} | {len(rows)} | {100 * _mean([r['is_correct'] for r in rows]):.1f} | "
+            f"| {label} | {n} | {len(rows)} | {100 * _mean([r['is_correct'] for r in rows]):.1f} | "
             f"{cell(f'maj@{n}')} | {cell(f'naive@{n}')} | {cell(f'weighted@{n}')} | "
             f"{cell(f'filtered@{n}')} | {_mean([len(r['completions']) for r in rows]):.1f} | "
             f"{_mean([r['generated_tokens'] for r in rows]):.0f} | "
