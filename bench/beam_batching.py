@@ -80,7 +80,7 @@ class Clock:
 
     def __init__(self, ctx) -> None:
         self.gen = self.prm = 0.0
-        generate, score = ctx.generator.generate, ctx.prm.score
+        generate, score = ctx.generator.generate, ctx.scorer.prm.score
 
         def timed_generate(*args, **kwargs):
             t0 = time.perf_counter()
@@ -96,7 +96,7 @@ class Clock:
             finally:
                 self.prm += time.perf_counter() - t0
 
-        ctx.generator.generate, ctx.prm.score = timed_generate, timed_score
+        ctx.generator.generate, ctx.scorer.prm.score = timed_generate, timed_score
 
     def run(self, fn) -> tuple[object, tuple[float, float, float]]:
         """fn's result and its (total, generate, PRM) seconds."""

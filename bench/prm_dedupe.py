@@ -57,13 +57,13 @@ def record_calls(args) -> list[tuple[list[str], list[list[str]]]]:
         options = dict(
             keeping_branches=3 * scale, passing_minimum=3 * scale, max_total_branches=9 * scale
         )
-    calls, score = [], ctx.prm.score
+    calls, score = [], ctx.scorer.prm.score
 
     def record(questions, steps):
         calls.append((list(questions), [list(s) for s in steps]))
         return score(questions, steps)
 
-    ctx.prm.score = record
+    ctx.scorer.prm.score = record
     cls(cls.Options(**options)).search(problems, ctx)
     return calls
 
