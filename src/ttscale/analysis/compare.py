@@ -73,11 +73,6 @@ def _path(out: Path | None, name: str) -> Path | None:
     return None if out is None else out / name
 
 
-def _tokens(g: GroupMetrics) -> float:
-    """Generated tokens per problem (NaN when the rows do not say)."""
-    return g.mean.get("tokens", math.nan)
-
-
 def _n(g: GroupMetrics) -> int:
     return g.first.n
 
@@ -206,7 +201,7 @@ def approach_comparison(
         for g in gs:
             key = _full(g, headline(g))
             rows.append([model, g.approach, g.first.run.name.temperature_label, str(_n(g)),
-                         f"{_tokens(g):.0f}", f"{_cost(g, 'flops'):.3g}", key, pct(g, key),
+                         f"{_cost(g, 'tokens'):.0f}", f"{_cost(g, 'flops'):.3g}", key, pct(g, key),
                          pct(g, _full(g, "pass"))])  # fmt: skip
     headers = ["model", "approach", "temperature", "N", "tokens/problem", "FLOPs/problem",
                "metric", "accuracy", "pass@N"]  # fmt: skip
@@ -372,7 +367,7 @@ def model_comparison(
         for g in gs:
             N = _n(g)
             rows.append([approach, temps, g.model, str(N), pct(g, f"{headline(g)}@{N}"),
-                         pct(g, f"pass@{N}"), pct(g, f"avg@{N}"), f"{_tokens(g):.0f}"])  # fmt: skip
+                         pct(g, f"pass@{N}"), pct(g, f"avg@{N}"), f"{_cost(g, 'tokens'):.0f}"])  # fmt: skip
     headers = ["approach", "temperature", "model", "N", "accuracy (weighted or maj)", "pass@N",
                "avg@N", "tokens/problem"]  # fmt: skip
     return [Section("Model comparison", headers, rows, figures)]

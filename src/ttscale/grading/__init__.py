@@ -4,7 +4,14 @@
 cache (``cache``); ``answers`` extracts and normalises, ``plurality`` is the one vote.
 """
 
-from ttscale.grading.answers import extract_answer, normalize_answer
+from ttscale.grading.answers import answer_key, extract_answer, normalize_answer
 from ttscale.grading.grader import Grader, GraderStats, grade_answers
 
-__all__ = ["Grader", "GraderStats", "extract_answer", "grade_answers", "normalize_answer"]
+__all__ = [
+    "Grader",
+    "GraderStats",
+    "answer_key",
+    "extract_answer",
+    "grade_answers",
+    "normalize_answer",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["extract_answer", "normalize_answer"]
+__all__ = ["answer_key", "extract_answer", "normalize_answer"]
 
 # --------------------------------------------------------------------------------------------
 # Answer extraction
@@ -186,6 +186,13 @@ def normalize_answer(s: str) -> str:
     if s.endswith(".") and not s.endswith(".."):
         s = s[:-1]
     return s
+
+
+def answer_key(text: str) -> str | None:
+    """A completion's vote on the fast path: its normalised extracted answer, None for none
+    (an empty answer included)."""
+    a = extract_answer(text)
+    return (normalize_answer(a) or None) if a else None
 
 
 def _to_parse_input(s: str) -> str:

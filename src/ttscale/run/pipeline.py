@@ -105,13 +105,14 @@ def main(cfg: Any) -> dict[str, Any]:
             schedule=run.temperature_schedule,
         )
         approach = APPROACHES.from_config(run.approach.name, run.approach)
+        counts = parameters(run)  # the parameter counts behind the FLOPs columns
         ckpt = _checkpoint(run, run_prefix(run, ident), name, start, end)
         grader = Grader(num_workers=run.grading.workers, timeout=run.grading.timeout)
         with grader, exit_on_signals():
             rows, per_problem = solve_checkpointed(
                 problems,
                 start,
-                lambda batch: _solve(approach, batch, ctx, grader, run),
+                lambda batch: _solve(approach, batch, ctx, grader, run, counts),
                 ckpt,
                 run.checkpoint_every,
             )
@@ -128,7 +129,7 @@ def main(cfg: Any) -> dict[str, Any]:
             "config": public_config(run),
             # config says "auto"; this says what ran, and the parameter counts behind FLOPs
             "environment": environment(generator, prm)
-            | dict(zip(("policy_parameters", "prm_parameters"), parameters(run))),
+            | dict(zip(("policy_parameters", "prm_parameters"), counts)),
         }
         store.write_chunk(name, start, end, rows, summary)
         if ckpt is not None:
@@ -165,7 +166,14 @@ def parameters(run: RunConfig) -> tuple[int | None, int | None]:
     return count_parameters(run.model.path), prm
 
 
-def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: RunConfig):
+def _solve(
+    approach: Any,
+    problems: list[Problem],
+    ctx: Any,
+    grader: Any,
+    run: RunConfig,
+    counts: tuple[int | None, int | None],
+):
     """Search and grade one batch of problems: (rows, per-problem metrics)."""
     from ttscale.run.evaluate import evaluate
 
@@ -182,7 +190,7 @@ def _solve(approach: Any, problems: list[Problem], ctx: Any, grader: Any, run: R
         draws=run.metrics.draws,
         keep=run.vote_keep,
         pick=run.approach.pick,
-        parameters=parameters(run),
+        parameters=counts,
     )
     for row in rows:
         row["search_seconds"] = search_s / len(rows)

@@ -40,7 +40,7 @@ class LogprobScorer:
         raise NotImplementedError
 
     def units(self, text: str, trace: Trace) -> list[Sequence[float]]:
-        return [piece for piece in trace]
+        return list(trace)
 
     def score(self, questions: Sequence[str], units: Sequence[Sequence[Any]]) -> PRMOutput:
         scores = []

@@ -27,18 +27,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ttscale.grading import extract_answer, normalize_answer
+from ttscale.grading import answer_key
 from ttscale.grading.plurality import plurality
 from ttscale.search import APPROACHES
 from ttscale.search.base import Approach, Context, Options
 from ttscale.search.tree import node_record
 from ttscale.types import Completion, Problem, SamplingParams, SearchResult, derive_seed
-
-
-def answer_key(text: str) -> Hashable | None:
-    """A completion's vote: its normalised extracted answer (None: no answer)."""
-    a = extract_answer(text)
-    return (normalize_answer(a) or None) if a else None
 
 
 def esc_stop(window: Sequence[Hashable | None]) -> bool:
@@ -94,7 +88,7 @@ def allocate(shares: Sequence[float], probe: int, total: int, cap: int) -> list[
     return out
 
 
-class _State:
+class Draws:
     """One problem's draws so far."""
 
     def __init__(self, problem: Problem, prompt: str, budget: int) -> None:
@@ -104,7 +98,7 @@ class _State:
         self.rounds = 0
         self.stopped = False
 
-    def result(self, temperature: float, budget: int) -> SearchResult:
+    def result(self, temperature: float) -> SearchResult:
         winner, _ = plurality(self.keys)
         vote = next((j for j, k in enumerate(self.keys) if winner is not None and k == winner), -1)
         comps = self.comps
@@ -122,7 +116,7 @@ class _State:
         r.charge(comps)
         r.counters = {
             "samples_used": len(comps),
-            "budget_samples": budget,
+            "budget_samples": self.budget,
             "rounds": self.rounds,
             "stopped": int(self.stopped),
             "tokens_used": r.generated_tokens,
@@ -131,24 +125,38 @@ class _State:
         return r
 
 
-def draw_round(states: Sequence[_State], sizes: Sequence[int], ctx: Context, t: float) -> None:
-    """One generate call: ``sizes[i]`` more samples for state i, seeded by its round."""
-    todo = [(s, k) for s, k in zip(states, sizes) if k > 0]
-    if not todo:
-        return
+def draw_round(
+    states: Sequence[Draws],
+    sizes: Sequence[int],
+    ctx: Context,
+    t: float,
+    *,
+    extra: Sequence[dict] | None = None,
+    generate=None,
+) -> list[list[Completion]]:
+    """One generate call: ``sizes[i]`` more samples for state i, seeded by its round.
+
+    ``extra[i]``: more :class:`SamplingParams` fields for state i; ``generate``: the call
+    (default ``ctx.generator.generate``). Returns each state's new completions.
+    """
+    extra = extra or [{}] * len(states)
+    todo = [(s, k, x) for s, k, x in zip(states, sizes, extra) if k > 0]
     params = [
         SamplingParams(n=k, temperature=t, top_p=ctx.top_p, max_tokens=ctx.max_tokens,
-                       seed=derive_seed(ctx.seed, s.problem.unique_id, t, "round", s.rounds))
-        for s, k in todo
+                       seed=derive_seed(ctx.seed, s.problem.unique_id, t, "round", s.rounds), **x)
+        for s, k, x in todo
     ]  # fmt: skip
-    outputs = ctx.generator.generate([s.prompt for s, _ in todo], params)
-    for (s, _), comps in zip(todo, outputs):
-        s.comps += comps
-        s.keys += [answer_key(c.text) for c in comps]
+    call = generate or ctx.generator.generate
+    outputs = call([s.prompt for s, _, _ in todo], params) if todo else []
+    new = {id(s): comps for (s, _, _), comps in zip(todo, outputs)}
+    for s, _, _ in todo:
+        s.comps += new[id(s)]
+        s.keys += [answer_key(c.text) for c in new[id(s)]]
         s.rounds += 1
+    return [new.get(id(s), []) for s in states]
 
 
-class _SingleTemperature(Options):
+class SingleTemperature(Options):
     """Options of an adaptive budget: one temperature (``temps=single``)."""
 
     needs_scorer: ClassVar[bool] = False
@@ -162,7 +170,7 @@ class _SingleTemperature(Options):
         return super().check(run)
 
 
-def _one_temperature(ctx: Context, approach: str) -> float:
+def one_temperature(ctx: Context, approach: str) -> float:
     temps = set(ctx.temperatures(ctx.n))
     if len(temps) != 1:
         raise ValueError(f"approach={approach} samples at one temperature (temps=single)")
@@ -173,7 +181,7 @@ def _one_temperature(ctx: Context, approach: str) -> float:
 class AdaptiveMajority(Approach):
     """Majority voting that stops each problem once its vote is settled (ESC or Beta)."""
 
-    class Options(_SingleTemperature):
+    class Options(SingleTemperature):
         rule: Literal["esc", "beta", "none"] = "esc"
         window: int = Field(4, ge=1)  # samples per problem and round
         min_samples: int = Field(4, ge=1)
@@ -186,8 +194,8 @@ class AdaptiveMajority(Approach):
 
     def search(self, problems, ctx):
         o = self.options
-        t = _one_temperature(ctx, "adaptive_majority")
-        states = [_State(p, ctx.prompt(p), ctx.n) for p in problems]
+        t = one_temperature(ctx, "adaptive_majority")
+        states = [Draws(p, ctx.prompt(p), ctx.n) for p in problems]
         live = list(states)
         while live:
             draw_round(live, [min(o.window, ctx.n - len(s.comps)) for s in live], ctx, t)
@@ -202,14 +210,14 @@ class AdaptiveMajority(Approach):
                 if not settled and used < ctx.n:
                     left.append(s)
             live = left
-        return [s.result(t, ctx.n) for s in states]
+        return [s.result(t) for s in states]
 
 
 @APPROACHES.register("compute_optimal")
 class ComputeOptimal(Approach):
     """A probe per problem, then the shard's remaining budget where the vote is unsettled."""
 
-    class Options(_SingleTemperature):
+    class Options(SingleTemperature):
         probe: int = Field(4, ge=1)
         max_samples: int = Field(64, ge=1)
 
@@ -218,11 +226,11 @@ class ComputeOptimal(Approach):
 
     def search(self, problems, ctx):
         o = self.options
-        t = _one_temperature(ctx, "compute_optimal")
-        states = [_State(p, ctx.prompt(p), ctx.n) for p in problems]
+        t = one_temperature(ctx, "compute_optimal")
+        states = [Draws(p, ctx.prompt(p), ctx.n) for p in problems]
         probe = min(o.probe, ctx.n)
         draw_round(states, [probe] * len(states), ctx, t)
         shares = [plurality(s.keys)[1] / len(s.keys) for s in states]
         plan = allocate(shares, probe, ctx.n * len(states), max(o.max_samples, probe))
         draw_round(states, [k - len(s.comps) for s, k in zip(states, plan)], ctx, t)
-        return [s.result(t, ctx.n) for s in states]
+        return [s.result(t) for s in states]

@@ -29,9 +29,10 @@ import numpy as np
 from pydantic import Field
 
 from ttscale.grading.plurality import plurality
+from ttscale.scorers.confidence import group_means, token_confidence
 from ttscale.scorers.logprob import DeepConf
 from ttscale.search import APPROACHES
-from ttscale.search.adaptive import _SingleTemperature, _State, answer_key
+from ttscale.search.adaptive import Draws, SingleTemperature, draw_round, one_temperature
 from ttscale.search.base import Approach, Context
 from ttscale.types import ChatPrompt, Completion, SamplingParams, SearchResult, derive_seed
 
@@ -99,21 +100,19 @@ def _joined(parts: list[Completion]) -> Completion:
 
 
 def _below(c: Completion, p: SamplingParams) -> bool:
-    """Whether any window of the last chunk's tokens fell below the threshold."""
+    """Whether any window of ``confidence_window`` tokens fell below the threshold."""
     tops = c.top_logprobs or ()
-    w = p.confidence_window
-    if p.min_confidence is None or len(tops) < w:
+    if p.min_confidence is None or len(tops) < p.confidence_window:
         return False
-    conf = [-sum(t) / len(t) for t in tops]
-    sums = np.convolve(conf, np.ones(w), "valid") / w
-    return bool((sums < p.min_confidence).any())
+    confidence = [token_confidence(t) for t in tops]
+    return min(group_means(confidence, p.confidence_window)) < p.min_confidence
 
 
 @APPROACHES.register("deepconf_online")
 class DeepConfOnline(Approach):
     """Warm-up traces set a confidence threshold; later traces stop below it."""
 
-    class Options(_SingleTemperature):
+    class Options(SingleTemperature):
         pick: ClassVar[str] = "weighted"
         warmup: int = Field(16, ge=1)
         keep: float = Field(0.1, gt=0, le=1)  # eta: the share of warm-up traces above the bar
@@ -128,25 +127,21 @@ class DeepConfOnline(Approach):
 
     def search(self, problems, ctx: Context) -> list[SearchResult]:
         o = self.options
-        t = next(iter(set(ctx.temperatures(ctx.n))))
+        t = one_temperature(ctx, "deepconf_online")
         conf = DeepConf(o.top_k, "lowest_group", o.window)
-        states = [_State(p, ctx.prompt(p), ctx.n) for p in problems]
+        states = [Draws(p, ctx.prompt(p), ctx.n) for p in problems]
         scores: dict[int, list[float]] = {id(s): [] for s in states}
 
+        def generate(prompts, params):
+            return generate_stopping(ctx.generator, prompts, params, o.chunk)
+
         def draw(group, k, bars):
-            params = [
-                SamplingParams(n=min(k, ctx.n - len(s.comps)), temperature=t, top_p=ctx.top_p,
-                               max_tokens=ctx.max_tokens, top_logprobs=o.top_k,
-                               min_confidence=bar, confidence_window=o.window,
-                               seed=derive_seed(ctx.seed, s.problem.unique_id, t, "round", s.rounds))
-                for s, bar in zip(group, bars)
-            ]  # fmt: skip
-            outs = generate_stopping(ctx.generator, [s.prompt for s in group], params, o.chunk)
-            for s, comps in zip(group, outs):
-                s.comps += comps
-                s.keys += [answer_key(c.text) for c in comps]
+            sizes = [min(k, ctx.n - len(s.comps)) for s in group]
+            extra = [{"top_logprobs": o.top_k, "min_confidence": bar,
+                      "confidence_window": o.window} for bar in bars]  # fmt: skip
+            drawn = draw_round(group, sizes, ctx, t, extra=extra, generate=generate)
+            for s, comps in zip(group, drawn):
                 scores[id(s)] += [conf.reduce(conf.token_values(c)) for c in comps]
-                s.rounds += 1
 
         draw(states, o.warmup, [None] * len(states))
         bars = {id(s): _bar(scores[id(s)], o.keep) for s in states}
@@ -161,7 +156,7 @@ class DeepConfOnline(Approach):
             live = unsettled(live)
         out = []
         for s in states:
-            r = s.result(t, ctx.n)
+            r = s.result(t)
             weights = _weights(s, scores[id(s)], bars[id(s)])
             r.scores = [[w] for w in weights]
             for node, w in zip(r.tree, weights):
@@ -183,7 +178,7 @@ def _bar(warmup: Sequence[float], keep: float) -> float:
     return float(np.quantile(finite, 1 - keep)) if finite else -math.inf
 
 
-def _weights(s: _State, scores: Sequence[float], bar: float) -> list[float]:
+def _weights(s: Draws, scores: Sequence[float], bar: float) -> list[float]:
     """Vote weight per trace: its confidence if it finished at or above the bar, else 0."""
     return [
         x if c.finish_reason != "confidence" and math.isfinite(x) and x >= bar else 0.0
@@ -191,7 +186,7 @@ def _weights(s: _State, scores: Sequence[float], bar: float) -> list[float]:
     ]
 
 
-def _settled(s: _State, scores: Sequence[float], bar: float, consensus: float) -> bool:
+def _settled(s: Draws, scores: Sequence[float], bar: float, consensus: float) -> bool:
     weights = _weights(s, scores, bar)
     total = sum(w for k, w in zip(s.keys, weights) if k is not None)
     top = plurality(s.keys, weights)[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ttscale.grading import extract_answer, normalize_answer
+from ttscale.grading import answer_key
 from ttscale.grading.plurality import plurality
 from ttscale.prm.aggregate import aggregate
 from ttscale.search import APPROACHES
@@ -80,8 +80,7 @@ def sample_early(schedule, n: int, num_problems: int, draw) -> list:
 
 def _top_votes(texts: list[str]) -> int:
     """Votes of the most frequent answer among ``texts`` (no answer votes for nothing)."""
-    keys = [normalize_answer(a) if a else None for a in map(extract_answer, texts)]
-    return int(plurality([k or None for k in keys])[1])
+    return int(plurality([answer_key(t) for t in texts])[1])
 
 
 def draw_solutions(

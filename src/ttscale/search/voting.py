@@ -95,13 +95,13 @@ class _Keys:
         self.grader = None
 
     def __call__(self, states: list[_Problem]) -> None:
-        from ttscale.grading import Grader, extract_answer, normalize_answer
+        from ttscale.grading import Grader, answer_key, extract_answer
 
-        answers = [[extract_answer(t) for t in s.texts] for s in states]
         if self.match == "normalized":
-            for s, ans in zip(states, answers):
-                s.keys = [(normalize_answer(a) or None) if a else None for a in ans]
+            for s in states:
+                s.keys = [answer_key(t) for t in s.texts]
             return
+        answers = [[extract_answer(t) for t in s.texts] for s in states]
         if self.grader is None:
             self.grader = Grader()
         for s, labels in zip(states, self.grader.cluster_many(answers)):
