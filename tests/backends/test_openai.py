@@ -451,9 +451,16 @@ def test_top_logprobs_are_asked_for_and_read_on_both_endpoints(server):
 
 
 def test_a_reply_without_the_logprobs_asked_for_fails_clearly(server):
+    # No field at all: the server ignores it (transformers serve), so asking again is useless.
     server.scripts["a"] = [{"text": "xy"}] * 3
-    with pytest.raises(ServerError, match="logprobs were asked for but the reply has none"):
+    with pytest.raises(ServerError, match="does not return log-probabilities.*backend=hf"):
         make(server).generate(["a"], [SamplingParams(logprobs=True)])
+    assert len(server.requests) == 1
+    # A malformed field is a bad reply like any other: retried, then reported.
+    server.scripts["b"] = [{"text": "xy", "logprobs": {"tokens": ["x"]}}] * 3
+    with pytest.raises(ServerError, match="logprobs were asked for but the reply has none"):
+        make(server).generate(["b"], [SamplingParams(logprobs=True)])
+    assert len(server.requests) > 2
 
 
 def test_prompt_tokens_computed_and_cached_come_from_usage(server):

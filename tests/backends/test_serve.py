@@ -245,3 +245,18 @@ def test_a_server_started_by_hand_with_a_relative_path_is_found(make_cfg, monkey
     with TransformersServer("models/toy-policy", device="cpu", dtype="float32", threads=1) as s:
         summary = main(served(make_cfg, s.base_url, "n=1", "dataset.num_samples=1"))
     assert len(rows_of(summary)) == 1
+
+
+@pytest.mark.serve
+@pytest.mark.slow
+def test_a_confidence_scorer_on_transformers_serve_fails_at_once_with_the_reason(
+    make_cfg, toy_server
+):
+    """transformers serve (5.x) ignores ``logprobs``: a run that needs them stops on the first
+    reply, saying why and what to use, instead of retrying or scoring without them."""
+    from ttscale.backends.openai import ServerError
+
+    cfg = served(make_cfg, toy_server, "approach=majority", "scorer=mean_logprob", "n=2",
+                 "dataset.num_samples=1")  # fmt: skip
+    with pytest.raises(ServerError, match="does not return log-probabilities.*backend=hf"):
+        main(cfg)

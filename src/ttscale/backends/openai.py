@@ -36,6 +36,7 @@ from ttscale.backends import params_per_prompt, request_seed
 from ttscale.backends.http_utils import excerpt, run_sync, safe_url
 from ttscale.backends.openai_reply import (
     BadReply,
+    NoLogprobs,
     finish_of,
     load_tokenizer,
     logprob_fields,
@@ -300,6 +301,8 @@ class OpenAIGenerator:
                 continue
             try:
                 done = self._parse(resp.content, r)
+            except NoLogprobs as err:
+                raise self._error(r, str(err), attempt + 1) from None
             except BadReply as err:
                 problem = str(err)
                 self._failed()

@@ -17,6 +17,10 @@ class BadReply(ValueError):
     """A reply that is not what the OpenAI API promises (retried, then a ServerError)."""
 
 
+class NoLogprobs(BadReply):
+    """A reply without the ``logprobs`` field asked for: the server ignores it (not retried)."""
+
+
 def logprob_fields(endpoint: str, p: Any) -> dict[str, Any]:
     """Request fields for the sampled tokens' log-probabilities (+ the k best per token)."""
     if not (p.logprobs or p.top_logprobs):
@@ -43,6 +47,14 @@ def logprobs_of(choice: dict[str, Any]) -> tuple[float, ...]:
         values = lp["token_logprobs"]
     elif isinstance(lp, dict) and isinstance(lp.get("content"), list):
         values = [t.get("logprob") if isinstance(t, dict) else None for t in lp["content"]]
+    elif lp is None:
+        # transformers serve (5.x) drops the field silently; asking again cannot help.
+        raise NoLogprobs(
+            "logprobs were asked for but the reply has none: this server does not return "
+            "log-probabilities (transformers serve ignores the field). A confidence scorer or "
+            "approach=deepconf_online needs them: use model.backend=hf or vllm, "
+            "or a server that returns them (vLLM serve, SGLang)"
+        )
     else:
         raise BadReply(f"logprobs were asked for but the reply has none: {excerpt(str(lp))}")
     if not all(isinstance(v, (int, float)) for v in values):
