@@ -247,3 +247,23 @@ def test_grading_stored_reports_the_rows_own_pred_columns(toy_results, tmp_path,
     (row,) = _table(text, "Stored predictions (grading: stored)")
     assert row["maj@4"] == f"{100 * sum(ok) / len(rows):.1f}" and row["problems"] == "4"
     assert "grading: stored" in text
+
+
+def test_a_confidence_scored_run_reports_deepconfs_filtered_vote(make_cfg, tmp_path) -> None:
+    """filtered@N reads the run's own scorer.keep from its identity; checked by hand."""
+    from ttscale.run.pipeline import main as run
+
+    cfg = make_cfg("approach=majority", "scorer=deepconf", "scorer.keep=0.5", "n=4",
+                   "dataset.num_samples=3")  # fmt: skip
+    summary = run(cfg)
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "results"), "--output-dir", str(out), "--no-plots"]) == 0
+    (row,) = _table((out / "report.md").read_text(), "Summary")
+    expected = []
+    for r in pq.read_table(summary["path"]).to_pylist():
+        scores = r["agg_scores"]
+        top = sorted(range(4), key=lambda i: (-scores[i], i))[:2]  # keep 50%: the best two
+        expected.append(_vote(r["answer_labels"], r["correct"], scores, top))
+    assert row["filtered@N"] == f"{100 * np.mean(expected):.1f}"
+    (run_found,) = discover_local(tmp_path / "results")
+    assert run_found.keep == 0.5

@@ -104,7 +104,8 @@ def summary(groups: Sequence[GroupMetrics], out: Path | None, **_: object) -> li
         rows.append(
             [g.model, g.approach, g.first.run.name.temperature_label, str(N), str(len(g.runs)),
              str(g.first.problems), pct(g, _full(g, "maj")), pct(g, _full(g, "weighted")),
-             pct(g, _full(g, "naive")), pct(g, _full(g, "pass")), pct(g, f"avg@{N}"),
+             pct(g, _full(g, "naive")), pct(g, _full(g, "filtered")), pct(g, _full(g, "pass")),
+             pct(g, f"avg@{N}"),
              f"{method}: [{100 * lo:.1f}, {100 * hi:.1f}]", _gpass(g, N),
              f"{g.mean.get('tokens', math.nan):.0f}", f"{g.mean.get('prm_tokens', math.nan):.0f}",
              f"{_cost(g, 'flops'):.3g}"]
@@ -129,9 +130,11 @@ def summary(groups: Sequence[GroupMetrics], out: Path | None, **_: object) -> li
                           xlabel="difficulty level (dataset)", log2x=False)
             )  # fmt: skip
     headers = ["model", "approach", "temperature", "N", "seeds", "problems", "maj@N",
-               "weighted@N", "naive@N", "pass@N", "avg@N", "95% CI", "G-Pass@N (tau=1) [CI]",
+               "weighted@N", "naive@N", "filtered@N", "pass@N", "avg@N", "95% CI",
+               "G-Pass@N (tau=1) [CI]",
                "tokens/problem", "PRM tokens/problem", "FLOPs/problem"]  # fmt: skip
     notes = ["Accuracy in %, mean ± std across seeds; CI: bootstrap over problems (seed-averaged). "
+             "filtered@N: DeepConf's vote of the top scorer.keep share, for confidence scorers. "
              "G-Pass@N with tau=1: the chance that all of N samples are right (stability; "
              "ttscale.metrics.g_pass_at_k; other taus and mG-Pass are in the per-problem "
              "metrics)."]  # fmt: skip

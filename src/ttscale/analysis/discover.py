@@ -43,6 +43,8 @@ class Run:
         fingerprint: The run identity's fingerprint (None for anchor outputs).
         variant: The identity without the seed, fingerprinted: the seeds of one experiment
             share it, and runs whose names agree but whose settings differ do not.
+        keep: A confidence scorer's ``scorer.keep`` (DeepConf's eta), for the ``filtered``
+            vote; None for PRM-scored, unscored and anchor runs.
     """
 
     model: str
@@ -52,6 +54,7 @@ class Run:
     hub: tuple[str, str] | None = None
     fingerprint: str | None = None
     variant: str | None = None
+    keep: float | None = None
 
     @property
     def key(self) -> str:
@@ -183,7 +186,9 @@ def _add(
     if key in runs:  # another file of the same run (e.g. a chunk named as a file)
         runs[key].files.extend(files)
     else:
-        runs[key] = Run(model, approach, name, list(files), fingerprint=fp, variant=variant)
+        keep = ident.get("scorer.keep") if ident else None  # only confidence scorers store it
+        runs[key] = Run(model, approach, name, list(files), fingerprint=fp, variant=variant,
+                        keep=keep)  # fmt: skip
 
 
 def hub_runs(repo_id: str, paths: Iterable[str], model: str = "unknown") -> list[Run]:

@@ -47,12 +47,20 @@ def level_of_rate(rate: float) -> int:
 
 
 def per_problem(
-    problems: Sequence[Problem], *, seed: int, mode: str = "random", draws: int = 100
+    problems: Sequence[Problem],
+    *,
+    seed: int,
+    mode: str = "random",
+    draws: int = 100,
+    keep: float | None = None,
 ) -> list[dict[str, float]]:
-    """``problem_metrics`` of each problem (naive/weighted only where scores exist)."""
+    """``problem_metrics`` of each problem (naive/weighted only where scores exist;
+    ``filtered``, DeepConf's vote of the top ``keep`` share, where a confidence scorer ran)."""
     out = []
     for p in problems:
-        methods = ("naive", "weighted", "maj") if p.scores is not None else ("maj",)
+        methods: tuple[str, ...] = ("maj",)
+        if p.scores is not None:
+            methods = ("naive", "weighted", "maj") + (("filtered",) if keep else ())
         m = problem_metrics(
             p.labels,
             p.correct,
@@ -62,6 +70,7 @@ def per_problem(
             key=p.key,
             mode=mode,  # type: ignore[arg-type]
             methods=methods,
+            keep=keep or 1.0,
         )
         # Each problem's own full set, whatever its size: the one number that runs whose
         # problems end with different N (backtracking, early exit) can be compared on.
@@ -154,7 +163,7 @@ def run_metrics(
 ) -> RunMetrics:
     """All metrics of one run; random subsets seeded by the run's seed (prefix: ``mode``)."""
     seed = run.name.seed or 0
-    rows = per_problem(problems, seed=seed, mode=mode, draws=draws)
+    rows = per_problem(problems, seed=seed, mode=mode, draws=draws, keep=run.keep)
     overall = aggregate(rows, missing="drop")
     ci = {
         k: bootstrap_ci([r[k] for r in rows], resamples=resamples, seed=seed)
