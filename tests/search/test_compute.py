@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,17 @@ def test_prompt_and_prm_tokens_are_what_the_models_read(policy_path, prm_path, a
 def test_parameter_counts_and_flops():
     assert count_parameters(None) is None and count_parameters("/nonexistent") is None
     assert math.isnan(flops(None, 3)) and flops(None, 0) == 0.0 and flops(10, 3) == 60.0
+
+
+def test_a_hub_id_is_counted_from_the_local_hub_cache_only(policy_path, tmp_path):
+    """A real config names a Hub id: its count comes from the cached snapshot, offline."""
+    import shutil
+
+    snap = tmp_path / "models--org--tiny" / "snapshots" / ("a" * 40)
+    snap.mkdir(parents=True)
+    shutil.copy(Path(policy_path) / "model.safetensors", snap / "model.safetensors")
+    (tmp_path / "models--org--tiny" / "refs").mkdir()
+    (tmp_path / "models--org--tiny" / "refs" / "main").write_text("a" * 40)
+    expected = count_parameters(policy_path)
+    assert count_parameters("org/tiny", cache_dir=str(tmp_path)) == expected > 2_000_000
+    assert count_parameters("org/absent", cache_dir=str(tmp_path)) is None  # never downloaded
