@@ -66,8 +66,10 @@ def test_summary_records_the_resolved_devices_and_versions(best_of_n):
     env = json.loads(Path(summary["path"]).with_suffix(".json").read_text())["environment"]
     assert summary["config"]["model"]["device"] == "auto"  # the config alone does not say
     device, dtype = ("cuda", "bfloat16") if torch.cuda.is_available() else ("cpu", "float32")
-    assert env["prm"] == {"device": device, "dtype": dtype}
-    assert env["generator"] == {"backend": "hf", "device": device, "dtype": dtype}
+    # Both prefix caches are on by default (conf/model/toy.yaml, conf/prm/toy.yaml).
+    assert env["prm"] == {"device": device, "dtype": dtype, "prefix_cache_mb": 1024}
+    assert env["generator"] == {"backend": "hf", "device": device, "dtype": dtype,
+                                "prefix_cache_mb": 1024}  # fmt: skip
     assert env["versions"]["torch"] == torch.__version__
     assert env["versions"]["transformers"] == transformers.__version__
     assert env["torch_threads"] == torch.get_num_threads()

@@ -53,6 +53,7 @@ IGNORED = (
     "dataset.num_samples",
     "model.name",  # a folder label: the weights are model.path
     "model.batch_size",
+    "model.prefix_cache_mb",  # a memory cap: the same completions
     "model.gpu_memory_utilization",
     "model.concurrency",
     "model.timeout",
@@ -64,6 +65,7 @@ IGNORED = (
     "model.api_key",
     "prm.batch_size",
     "prm.gpu_memory_utilization",
+    "prm.prefix_cache_mb",  # the same scores, computed incrementally
 )
 _PATH_KEYS = ("model.path", "model.tokenizer", "prm.path", "dataset.path")
 

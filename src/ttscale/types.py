@@ -147,12 +147,14 @@ class Generator(Protocol):
 class PRMOutput:
     """Step scores for a batch: ``scores[i][k]`` is P(step k of item i is correct).
 
-    ``num_tokens[i]`` is what the PRM processed for item i: 0 for an item that repeats an
-    earlier item of the same call (scored once, its scores copied).
+    ``num_tokens[i]`` is what the PRM computed for item i: 0 for an item that repeats an
+    earlier item of the same call (scored once, its scores copied). ``cached_tokens[i]``:
+    its tokens served from the PRM's prefix cache instead (empty: none).
     """
 
     scores: list[list[float]]
     num_tokens: list[int]
+    cached_tokens: list[int] = field(default_factory=list)
 
 
 @runtime_checkable

@@ -66,3 +66,52 @@ def test_unknown_cache_kind_is_rejected(policy_path):
 
     with pytest.raises(ValueError, match="kv_cache must be 'preallocated' or 'dynamic'"):
         HFGenerator(policy_path, kv_cache="static")
+
+
+def _search_like(gen, prompts):
+    """Three steps of a step search: each call continues the previous call's first samples
+    (stopped at the blank line), next to a copy of itself; as beam search sends them."""
+    calls, current = [], list(prompts)
+    for k in range(3):
+        params = [SamplingParams(n=2, temperature=0.9, max_tokens=60, stop=("\n\n",),
+                                 seed=100 * k + i, logprobs=i % 2 == 0)
+                  for i in range(len(current))]  # fmt: skip
+        out = gen.generate(current, params)
+        calls.append((list(current), out))
+        current = [p + o[0].text for p, o in zip(current, out)]
+        current = current[:-1] + current[:1]  # a beam's copy: an equal prompt in the call
+    return calls
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cap_mb", [64, 1], ids=["room", "evicting"])
+def test_prefix_reuse_across_calls_keeps_every_completion(
+    hf_generator, policy_path, prompts, cap_mb
+):
+    """Reused prefixes change what is computed, never what is sampled: the same texts and
+    token counts, log-probs within float tolerance, whether the cache holds all or evicts."""
+    from ttscale.backends.hf import HFGenerator
+
+    reusing = HFGenerator(policy_path, batch_size=16, progress=False, prefix_cache_mb=cap_mb)
+    plain, reused = _search_like(hf_generator, prompts), _search_like(reusing, prompts)
+    computed = {"plain": 0, "reused": 0}
+    for (sent, a), (sent_b, b) in zip(plain, reused):
+        assert sent == sent_b
+        for prompt, xs, ys in zip(sent, a, b):
+            length = len(hf_generator.tokenizer(prompt, add_special_tokens=False).input_ids)
+            for x, y in zip(xs, ys):
+                assert (y.text, y.num_tokens, y.finish_reason) == (
+                    x.text,
+                    x.num_tokens,
+                    x.finish_reason,
+                )
+                if x.logprobs is not None:
+                    assert y.logprobs == pytest.approx(x.logprobs, abs=1e-4)
+                # Every prompt token is computed or served, once.
+                assert x.prompt_tokens + x.cached_tokens == length
+                assert y.prompt_tokens + y.cached_tokens == length
+                computed["plain"] += x.prompt_tokens
+                computed["reused"] += y.prompt_tokens
+    assert any(c.finish_reason == "stop" for _, out in plain for cs in out for c in cs)
+    assert computed["reused"] < computed["plain"] / 2
+    assert reusing.prefix.bytes <= reusing.prefix.max_bytes

@@ -19,7 +19,9 @@ from typing import Any
 import torch
 
 from ttscale.backends.kv_cache import GrowingLayer
+from ttscale.backends.token_sampling import Window, sample_tokens, stop_cut, uniforms
 from ttscale.loading import loading
+from ttscale.prefix_cache import PrefixCache, batch_past
 from ttscale.prompts import render_chat
 from ttscale.types import Completion, SamplingParams, derive_seed
 
@@ -48,6 +50,10 @@ class HFGenerator:
         kv_cache: "preallocated" (default): each step writes its keys and values in place and
             finished rows are dropped in bulk; "dynamic": transformers' DynamicCache, compacted
             at every finish (the earlier implementation, kept for ``bench/hf_decode.py``).
+        prefix_cache_mb: keep the keys and values of prompts, and of completions that ended at
+            a stop string (a step search's steps, to be continued), up to this many MiB: a
+            later prompt computes only its tokens past the longest cached prefix
+            (:mod:`ttscale.prefix_cache`). 0: every prompt is read whole.
     """
 
     def __init__(
@@ -61,9 +67,13 @@ class HFGenerator:
         progress: bool = True,
         trust_remote_code: bool = False,
         kv_cache: str = "preallocated",
+        prefix_cache_mb: int = 0,
     ) -> None:
         if kv_cache not in ("preallocated", "dynamic"):
             raise ValueError(f"kv_cache must be 'preallocated' or 'dynamic', got {kv_cache!r}")
+        if prefix_cache_mb and kv_cache != "preallocated":
+            raise ValueError("prefix_cache_mb needs kv_cache='preallocated'")
+        self.prefix = PrefixCache(prefix_cache_mb << 20) if prefix_cache_mb else None
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -109,6 +119,7 @@ class HFGenerator:
             seed=seed,
             progress=progress,
             trust_remote_code=model.trust_remote_code,
+            prefix_cache_mb=model.prefix_cache_mb if model.enable_prefix_caching else 0,
         )
 
     def render(self, messages, **template_kwargs: Any) -> str:
@@ -121,8 +132,10 @@ class HFGenerator:
     stops_on_confidence = True  # SamplingParams.min_confidence is checked token by token
 
     def describe(self) -> dict[str, Any]:
+        cap = self.prefix.max_bytes >> 20 if self.prefix else 0
         return {"backend": "hf", "device": str(self.device),
-                "dtype": str(self.model.dtype).removeprefix("torch.")}  # fmt: skip
+                "dtype": str(self.model.dtype).removeprefix("torch."),
+                "prefix_cache_mb": cap}  # fmt: skip
 
     def generate(
         self, prompts: Sequence[str], params: Sequence[SamplingParams] | SamplingParams
@@ -166,31 +179,39 @@ class HFGenerator:
                 f"a prompt of {width} tokens leaves no room under the model's "
                 f"{self.max_positions} positions"
             )
-        total = width + max(budget)
-        ids = torch.full((B, width), self.pad_id, dtype=torch.long)
-        # The mask is allocated for the whole decode; step t only switches on column width + t.
-        mask = torch.zeros((B, total), dtype=torch.long)
-        for r, s in enumerate(batch):
-            ids[r, width - len(s.ids) :] = torch.tensor(s.ids)
-            mask[r, width - len(s.ids) : width] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        pos = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
+        if self.prefix is not None:
+            cache, logits, mask, step_pos, width, costs = self._prefill_reusing(batch, max(budget))
+        else:
+            total = width + max(budget)
+            ids = torch.full((B, width), self.pad_id, dtype=torch.long)
+            # The mask is allocated for the whole decode; step t only switches on column width + t.
+            mask = torch.zeros((B, total), dtype=torch.long)
+            for r, s in enumerate(batch):
+                ids[r, width - len(s.ids) :] = torch.tensor(s.ids)
+                mask[r, width - len(s.ids) : width] = 1
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            pos = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
+            cache = self._new_cache(total)
+            logits, computed = self._prefill(cache, batch, ids, mask[:, :width], pos)
+            step_pos = pos[:, -1:]
+            # A row's prompt cost: computed by the first row of each distinct prompt, served
+            # from that row's cache for the others.
+            costs = [(len(s.ids), 0) if first else (0, len(s.ids))
+                     for s, first in zip(batch, computed)]  # fmt: skip
         temps = torch.tensor([s.params.temperature for s in batch], device=self.device)
         top_ps = torch.tensor([s.params.top_p for s in batch], device=self.device)
-        uniforms = _uniforms(batch, max(budget)).to(self.device)
+        draws = uniforms(batch, max(budget)).to(self.device)
         new: list[list[int]] = [[] for _ in batch]
         want_lp = any(s.params.logprobs or s.params.top_logprobs for s in batch)
         top_k = max(s.params.top_logprobs for s in batch)
         lps: list[list[float]] = [[] for _ in batch]
         tops: list[list[tuple[float, ...]]] = [[] for _ in batch]
-        group = [_Window(s.params.confidence_window) for s in batch]
+        group = [Window(s.params.confidence_window) for s in batch]
         done: list[Completion | None] = [None] * B
         rows = list(range(B))  # row r of the current tensors is sample rows[r]
-        cache = self._new_cache(total)
-        logits, computed = self._prefill(cache, batch, ids, mask[:, :width], pos)
-        step_pos, t = pos[:, -1:], 0
+        t = 0
         while True:
-            picked = _sample(logits, temps, top_ps, uniforms[:, t])
+            picked = sample_tokens(logits, temps, top_ps, draws[:, t])
             tokens = picked.tolist()
             if want_lp:  # the model's own log-probabilities (no temperature, no top-p)
                 logp = torch.log_softmax(logits, -1)
@@ -210,22 +231,21 @@ class HFGenerator:
                         done[b] = Completion(text, len(new[b]), "confidence")
                     if done[b] is not None and want_lp:
                         done[b] = _with_logprobs(done[b], batch[b].params, lps[b], tops[b])
+                    if done[b] is not None and done[b].finish_reason == "stop" and self.prefix:
+                        self._keep_step(cache, r, width, batch[b].ids, new[b])
             keep = [r for r, b in enumerate(rows) if done[b] is None]
             if not keep:
-                # A row's prompt cost: computed by the first row of each distinct prompt,
-                # served from that row's cache for the others.
                 return [
-                    replace(c, prompt_tokens=len(s.ids)) if first else
-                    replace(c, cached_tokens=len(s.ids))
-                    for c, s, first in zip(done, batch, computed)  # type: ignore[arg-type]
-                ]  # fmt: skip
+                    replace(c, prompt_tokens=computed, cached_tokens=served)  # type: ignore[arg-type]
+                    for c, (computed, served) in zip(done, costs)
+                ]
             # Finished rows ride along (their tokens are ignored) until dropping them is worth
             # a copy of the cache: every finish would cost as much as a cat of the whole cache.
             dead = len(rows) - len(keep)
             if dead and dead >= self._compact_at * len(rows):
                 idx = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(idx)
-                mask, temps, top_ps, uniforms = mask[idx], temps[idx], top_ps[idx], uniforms[idx]
+                mask, temps, top_ps, draws = mask[idx], temps[idx], top_ps[idx], draws[idx]
                 step_pos = step_pos[idx]
                 rows = [rows[r] for r in keep]
                 tokens = [tokens[r] for r in keep]
@@ -267,6 +287,52 @@ class HFGenerator:
         cache.batch_select_indices(expand)
         return logits[expand], [g == r for r, g in enumerate(group)]
 
+    def _prefill_reusing(self, batch: list[_Sample], steps: int):
+        """The prefill with a prefix cache: each distinct prompt computes only its tokens past
+        its longest cached prefix (at least one, for its logits), and is cached in turn.
+
+        Layout (:func:`ttscale.prefix_cache.batch_past`): cached prefixes first, masked holes,
+        then the new tokens right-aligned, so every row's last token is the last column.
+        Returns the cache, logits, mask, last positions, the width decoding starts at, and
+        per row (prompt tokens computed, served from a cache).
+        """
+        assert self.prefix is not None
+        first: dict[tuple[int, ...], int] = {}
+        group = [first.setdefault(tuple(s.ids), r) for r, s in enumerate(batch)]
+        rows = list(first.values())
+        hits = [self.prefix.match(batch[r].ids, limit=len(batch[r].ids) - 1) for r in rows]
+        new = [batch[r].ids[h.length :] for r, h in zip(rows, hits)]
+        lay = batch_past(self.prefix, hits, new, pad_id=self.pad_id, left=True,
+                         device=self.device, extra=steps)  # fmt: skip
+        width = lay.width + lay.ids.shape[1]
+        cache = self._new_cache(width + steps)
+        for layer, (k, v) in zip(cache.layers, lay.past):
+            layer.update(k, v)
+        logits = self._forward(cache, lay.ids, lay.mask[:, :width], lay.positions)
+        for d, r in enumerate(rows):
+            hit, n = hits[d].length, len(new[d])
+            kv = [(torch.cat([x.keys[d, :, :hit], x.keys[d, :, width - n : width]], dim=1),
+                   torch.cat([x.values[d, :, :hit], x.values[d, :, width - n : width]], dim=1))
+                  for x in cache.layers]  # fmt: skip
+            self.prefix.insert(batch[r].ids, kv)
+        where = {r: d for d, r in enumerate(rows)}
+        expand = torch.tensor([where[g] for g in group], device=self.device)
+        if len(rows) < len(batch):
+            cache.batch_select_indices(expand)
+        costs = [(len(new[where[g]]), hits[where[g]].length) if g == r else (0, len(s.ids))
+                 for r, (s, g) in enumerate(zip(batch, group))]  # fmt: skip
+        pos = lay.positions[expand][:, -1:]
+        return cache, logits[expand], lay.mask[expand], pos, width, costs
+
+    def _keep_step(self, cache, row: int, width: int, prompt: list[int], new: list[int]) -> None:
+        """Cache a completion that stopped at a stop string (a search continues it): its
+        prompt is cached already; its tokens but the last were fed, from column ``width``."""
+        k = len(new) - 1
+        if k > 0:
+            tail = [(x.keys[row, :, width : width + k], x.values[row, :, width : width + k])
+                    for x in cache.layers]  # fmt: skip
+            self.prefix.insert(prompt + new[:k], tail, offset=len(prompt))  # type: ignore[union-attr]
+
     def _new_cache(self, capacity: int):
         """The KV cache of one decode: preallocated, or transformers' DynamicCache (old way)."""
         from transformers import DynamicCache
@@ -283,31 +349,14 @@ class HFGenerator:
         if s.params.stop:
             # Only the tail can hold a new match: decode a few tokens, not the whole text.
             tail = self.tokenizer.decode(new[-(max(map(len, s.params.stop)) + 2) :])
-            if _stop_cut(tail, s.params.stop) is not None:
+            if stop_cut(tail, s.params.stop) is not None:
                 text = self.tokenizer.decode(new)
-                cut = _stop_cut(text, s.params.stop)
+                cut = stop_cut(text, s.params.stop)
                 if cut is not None:
                     return Completion(text[:cut], len(new), "stop")
         if len(new) >= budget:
             return Completion(self.tokenizer.decode(new), len(new), "length")
         return None
-
-
-class _Window:
-    """The mean token confidence over the last ``size`` tokens, kept as a running sum."""
-
-    def __init__(self, size: int) -> None:
-        self.size, self.values, self.sum = size, [], 0.0
-
-    def add(self, value: float) -> None:
-        self.values.append(value)
-        self.sum += value
-        if len(self.values) > self.size:
-            self.sum -= self.values[-self.size - 1]
-
-    def below(self, threshold: float | None) -> bool:
-        full = len(self.values) >= self.size
-        return threshold is not None and full and self.sum / self.size < threshold
 
 
 def _with_logprobs(c: Completion, p: SamplingParams, lps: list[float], tops: list) -> Completion:
@@ -317,34 +366,6 @@ def _with_logprobs(c: Completion, p: SamplingParams, lps: list[float], tops: lis
         logprobs=tuple(lps) if p.logprobs or p.top_logprobs else None,
         top_logprobs=tuple(tops) if p.top_logprobs else None,
     )
-
-
-def _uniforms(batch: Sequence[_Sample], steps: int) -> torch.Tensor:
-    """Each sample's uniforms from its own seeded stream: draw t is used at step t."""
-    return torch.stack(
-        [torch.rand(steps, generator=torch.Generator().manual_seed(s.seed)) for s in batch]
-    )
-
-
-def _stop_cut(text: str, stops: Sequence[str]) -> int | None:
-    """End of the earliest stop string in text (the stop string is kept), or None."""
-    ends = [text.find(s) + len(s) for s in stops if s and s in text]
-    return min(ends) if ends else None
-
-
-def _sample(logits: torch.Tensor, temps: torch.Tensor, top_ps: torch.Tensor, u: torch.Tensor):
-    """Inverse-CDF sampling with one uniform per row; temperature 0 is argmax."""
-    greedy = temps <= 0
-    scaled = logits / torch.where(greedy, torch.ones_like(temps), temps)[:, None]
-    probs = torch.softmax(scaled, dim=-1)
-    sorted_p, order = probs.sort(dim=-1, descending=True)
-    cum = sorted_p.cumsum(-1)
-    # Keep the smallest prefix whose mass reaches top_p (always at least one token).
-    sorted_p = torch.where(cum - sorted_p < top_ps[:, None], sorted_p, torch.zeros_like(sorted_p))
-    cum = sorted_p.cumsum(-1)
-    pick = torch.searchsorted(cum, (u * cum[:, -1])[:, None]).clamp(max=logits.shape[-1] - 1)
-    tokens = order.gather(-1, pick).squeeze(-1)
-    return torch.where(greedy, logits.argmax(-1), tokens)
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

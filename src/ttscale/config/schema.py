@@ -72,7 +72,10 @@ class ModelConfig(_Strict):
     # backend=vllm (ttscale.backends.vllm); gpu_memory_utilization is shared with the PRM.
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
     tensor_parallel_size: int = Field(1, ge=1)
+    # vLLM's engine prefix caching; the hf backend's own (ttscale.prefix_cache), capped at
+    # prefix_cache_mb MiB of keys and values. Either way the same completions.
     enable_prefix_caching: bool = True
+    prefix_cache_mb: int = Field(1024, ge=0)
     max_model_len: int | None = Field(None, ge=1)
     # backend=openai (ttscale.backends.openai): a server at base_url, or one we start (serve).
     base_url: str | None = None
@@ -117,6 +120,9 @@ class PRMConfig(_Strict):
     input_format: Literal["reference", "sal"] = "reference"
     noise: float | None = Field(None, ge=0)
     gpu_memory_utilization: float = Field(0.0, ge=0, le=1)
+    # MiB of keys and values kept across calls, so the next step's input computes only its
+    # new tokens (ttscale.prefix_cache); 0: read every input whole. Scores are the same.
+    prefix_cache_mb: int = Field(1024, ge=0)
 
     @model_validator(mode="after")
     def _family(self) -> PRMConfig:

@@ -20,7 +20,8 @@ PRMS.add("qwen_math_prm", "ttscale.prm.qwen_math:QwenMathPRM")
 PRMS.add("token_classification", "ttscale.prm.token_classification:TokenClassificationPRM")
 PRMS.add("oracle", "ttscale.prm.oracle:OraclePRM")
 
-_MODEL_KEYS = ("path", "batch_size", "device", "dtype", "token_ids", "input_format")
+_MODEL_KEYS = ("path", "batch_size", "device", "dtype", "token_ids", "input_format",
+               "prefix_cache_mb")  # fmt: skip
 # The prm.* keys each family reads (besides name); path is required where listed.
 OPTIONS: dict[str, tuple[str, ...]] = {
     "math_shepherd": (*_MODEL_KEYS, "step_tag", "good_token", "bad_token", "system_prompt"),
@@ -31,7 +32,8 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "oracle": ("noise",),
 }
 # Keys that have a value whatever the family (schema defaults), so never "unused".
-_ALWAYS = ("name", "batch_size", "device", "dtype", "gpu_memory_utilization", "input_format")
+_ALWAYS = ("name", "batch_size", "device", "dtype", "gpu_memory_utilization", "input_format",
+           "prefix_cache_mb")  # fmt: skip
 
 
 def check_options(name: str, values: dict[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ttscale.prefix_cache import PrefixCache, batch_past
 from ttscale.prm import FromConfig
 from ttscale.prompts import split_steps
 from ttscale.types import PRMOutput
@@ -41,6 +42,9 @@ class TokenPRM(FromConfig):
             string must resolve to in this tokenizer (a guard against a silently wrong tag).
         dedupe: read each distinct input of a call once (default). False reads every item,
             as the anchors do; kept for ``bench/prm_dedupe.py``.
+        prefix_cache_mb: keep the keys and values of inputs read, up to this many MiB, so a
+            later input that extends one (the next step of a search) computes only its new
+            tokens (:mod:`ttscale.prefix_cache`); 0 reads every input whole.
         **options: the family's token strings (``step_tag``, ``good_token``, ...).
 
     The tokenizer loads first and every token string is checked before any weights load, so
@@ -56,10 +60,12 @@ class TokenPRM(FromConfig):
         dtype: str = "auto",
         token_ids: Mapping[str, int] | None = None,
         dedupe: bool = True,
+        prefix_cache_mb: int = 0,
         **options: Any,
     ) -> None:
         self._prepare(model_path, batch_size, device, dtype, token_ids, options)
         self.dedupe = dedupe
+        self.cache = PrefixCache(prefix_cache_mb << 20) if prefix_cache_mb else None
         self.model = self.load_model(model_path, self.dtype)
         self.model.to(self.device).eval()
         self.pad_id = self.tokenizer.pad_token_id
@@ -75,6 +81,7 @@ class TokenPRM(FromConfig):
         token_ids: Mapping[str, int] | None = None,
         device: str = "auto",
         dtype: str = "auto",
+        prefix_cache_mb: int = 0,
         **options: Any,
     ) -> None:
         """Load only the tokenizer and run the token checks: fails as ``cls(...)`` would,
@@ -167,8 +174,13 @@ class TokenPRM(FromConfig):
         """Token ids of one item and the position of each step's score."""
         raise NotImplementedError
 
-    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """One forward pass: a (batch, length) float tensor of per-position scores."""
+    def read(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        """One forward pass: a (batch, length) float tensor of per-position scores.
+
+        ``forward`` (position ids and a cache of earlier tokens) goes to the model as is.
+        """
         raise NotImplementedError
 
     # -- shared machinery ------------------------------------------------------------------
@@ -208,26 +220,70 @@ class TokenPRM(FromConfig):
         ]
         # Similar lengths together waste less padding; results go back to input order.
         order = sorted(first.values(), key=lambda i: len(encoded[i].ids))
+        computed = [0] * len(encoded)
+        cached = [0] * len(encoded)
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            width = max(len(encoded[i].ids) for i in rows)
-            ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
+            if self.cache is None:
+                values = self._read_whole([encoded[i].ids for i in rows])
+                hits = [0] * len(rows)
+            else:
+                values, hits = self._read_cached([encoded[i].ids for i in rows])
             for r, i in enumerate(rows):
-                # Right padding: a causal model's outputs at real positions ignore the padding,
-                # and positions need no shifting.
-                n = len(encoded[i].ids)
-                ids[r, :n] = torch.tensor(encoded[i].ids)
-                mask[r, :n] = 1
-            values = self.read(ids.to(self.device), mask.to(self.device)).float().cpu()
-            for r, i in enumerate(rows):
-                scores[i] = values[r, encoded[i].positions].tolist()
+                scores[i] = values[r][encoded[i].positions].tolist()
+                cached[i] = hits[r]
+                computed[i] = len(encoded[i].ids) - hits[r]
         for i, j in enumerate(source):
             if i != j:  # positions depend only on the ids: the same scores
                 scores[i] = list(scores[j])
-        return PRMOutput(
-            scores, [len(e.ids) if i == j else 0 for i, (e, j) in enumerate(zip(encoded, source))]
-        )
+        return PRMOutput(scores, computed, cached)
+
+    def _read_whole(self, rows: list[list[int]]) -> list[torch.Tensor]:
+        """Per-position scores of each row, read from scratch in one padded batch."""
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, row in enumerate(rows):
+            # Right padding: a causal model's outputs at real positions ignore the padding,
+            # and positions need no shifting.
+            ids[r, : len(row)] = torch.tensor(row)
+            mask[r, : len(row)] = 1
+        values = self.read(ids.to(self.device), mask.to(self.device)).float().cpu()
+        return [values[r, : len(row)] for r, row in enumerate(rows)]
+
+    def _read_cached(self, rows: list[list[int]]) -> tuple[list[torch.Tensor], list[int]]:
+        """Per-position scores of each row, computing only what the prefix cache lacks; the
+        rows read are cached in turn. Also each row's cached token count."""
+        from transformers import DynamicCache
+
+        assert self.cache is not None
+        hits = [self.cache.match(row) for row in rows]
+        out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+        todo = [r for r, h in enumerate(hits) if h.length < len(rows[r])]
+        for r, h in enumerate(hits):
+            if h.length == len(rows[r]):  # read before, whole: nothing to compute
+                out[r] = self.cache.values(h).float().cpu()
+        if todo:
+            lay = batch_past(self.cache, [hits[r] for r in todo],
+                             [rows[r][hits[r].length :] for r in todo],
+                             pad_id=self.pad_id, left=False, device=self.device)  # fmt: skip
+            past = DynamicCache(lay.past) if lay.width else DynamicCache()
+            values = self.read(lay.ids, lay.mask, position_ids=lay.positions,
+                               past_key_values=past, use_cache=True).float()  # fmt: skip
+            for k, r in enumerate(todo):
+                n = len(rows[r]) - hits[r].length
+                kv = [(layer.keys[k, :, : lay.hits[k]], layer.values[k, :, : lay.hits[k]])
+                      for layer in past.layers]  # fmt: skip
+                kv = [
+                    (torch.cat([pk, layer.keys[k, :, lay.width : lay.width + n]], dim=1),
+                     torch.cat([pv, layer.values[k, :, lay.width : lay.width + n]], dim=1))
+                    for (pk, pv), layer in zip(kv, past.layers)
+                ]  # fmt: skip
+                new = values[k, :n]
+                whole = torch.cat([self.cache.values(hits[r]), new]) if hits[r].length else new
+                self.cache.insert(rows[r], kv, whole)
+                out[r] = whole.cpu()
+        return out, [h.length for h in hits]
 
 
 def pair_probability(logits: torch.Tensor, good_id: int, bad_id: int) -> torch.Tensor:

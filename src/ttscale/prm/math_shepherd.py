@@ -9,6 +9,7 @@ and their absence is an error.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -90,6 +91,8 @@ class MathShepherdPRM(TokenPRM):
             )
         return Encoded(ids, positions)
 
-    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def read(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **forward).logits
         return pair_probability(logits, self.good_id, self.bad_id)

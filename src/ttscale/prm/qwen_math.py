@@ -13,6 +13,7 @@ the checkpoint's remote ``Qwen2ForProcessRewardModel``, which transformers does 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,8 +37,12 @@ class QwenProcessRewardModel(Qwen2PreTrainedModel):
         self.score = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2))
         self.post_init()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        # forward: position ids and a cache of earlier tokens (ttscale.prefix_cache).
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **forward)
+        hidden = out.last_hidden_state
         return self.score(hidden)
 
 
@@ -80,6 +85,8 @@ class QwenMathPRM(TokenPRM):
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
         return Encoded(ids, [p for p, t in enumerate(ids) if t == self.step_id])
 
-    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask)
+    def read(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **forward)
         return logits.float().softmax(-1)[..., 1]

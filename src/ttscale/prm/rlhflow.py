@@ -10,6 +10,7 @@ renders the conversation, exactly as its reference code does.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -68,6 +69,8 @@ class RLHFlowPRM(TokenPRM):
             positions.append(p - 1)  # the logits that predict the "+"
         return Encoded(list(enc["input_ids"]), positions)
 
-    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def read(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **forward).logits
         return pair_probability(logits, self.good_id, self.bad_id)

@@ -14,6 +14,7 @@ Weights: ``model.*`` (the Qwen2 body), ``v_head.summary.{weight,bias}`` (the hea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -44,8 +45,12 @@ class SkyworkPRMModel(Qwen2PreTrainedModel):
         self.v_head = _ValueHead(config.hidden_size)
         self.post_init()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        # forward: position ids and a cache of earlier tokens (ttscale.prefix_cache).
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **forward)
+        hidden = out.last_hidden_state
         return torch.sigmoid(self.v_head(hidden).float())
 
 
@@ -82,5 +87,7 @@ class SkyworkPRM(TokenPRM):
             positions.append(len(ids) - 1)
         return Encoded(ids, positions)
 
-    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask)
+    def read(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **forward)

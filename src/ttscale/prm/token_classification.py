@@ -66,6 +66,8 @@ class TokenClassificationPRM(TokenPRM):
     def encode(self, question: str, steps: Sequence[str]) -> Encoded:
         return encode_trl(self.tokenizer, question, steps, self.separator)
 
-    def read(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def read(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **forward: Any
+    ) -> torch.Tensor:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, **forward).logits
         return logits.float().softmax(-1)[..., 1]

@@ -15,14 +15,17 @@ from typing import Any
 PACKAGES = ("torch", "transformers", "vllm", "math-verify")
 
 
-def _component(obj: Any) -> dict[str, str] | None:
-    """Device and dtype of an in-process model (None for a server or no model)."""
+def _component(obj: Any) -> dict[str, Any] | None:
+    """Device, dtype and prefix-cache cap (MiB, 0: off) of an in-process model (None for a
+    server or no model)."""
     model = getattr(obj, "model", None)
     device = getattr(obj, "device", None)
     if device is None:
         return None
     dtype = getattr(obj, "dtype", None) or getattr(model, "dtype", None)
-    return {"device": str(device), "dtype": str(dtype).removeprefix("torch.")}
+    cache = getattr(obj, "cache", None)
+    return {"device": str(device), "dtype": str(dtype).removeprefix("torch."),
+            "prefix_cache_mb": cache.max_bytes >> 20 if cache is not None else 0}  # fmt: skip
 
 
 def _versions() -> dict[str, str]:

@@ -129,9 +129,11 @@ def score_results(problems, results: list[SearchResult], ctx: Context, traces) -
             units.append(scorer.units(text, trace[j]))
             owner.append((r, j))
     out = scorer.score(questions, units)
-    for (r, j), s, tok in zip(owner, out.scores, out.num_tokens):
+    cached = out.cached_tokens or [0] * len(owner)
+    for (r, j), s, tok, hit in zip(owner, out.scores, out.num_tokens, cached):
         r.scores[j] = s
         r.prm_tokens += tok
+        r.prm_cached_tokens += hit
         r.tree[j]["score"] = s[-1] if s else None
         r.tree[j]["agg_score"] = aggregate(s, ctx.agg_strategy) if s else None
     for r in results:

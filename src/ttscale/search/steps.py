@@ -84,7 +84,8 @@ class Tree:
         self.generated_tokens = 0
         self.prompt_tokens = 0  # prompt (+ prefix) tokens the generator computed
         self.cached_tokens = 0  # ... and served from a cache
-        self.prm_tokens = 0
+        self.prm_tokens = 0  # PRM tokens computed
+        self.prm_cached_tokens = 0  # ... and served from its prefix cache
         self.generate_calls = 0
         self.prm_calls = 0
         self.counters: dict[str, int] = {"steps": 0}
@@ -143,6 +144,7 @@ class Tree:
             prompt_tokens=self.prompt_tokens,
             cached_tokens=self.cached_tokens,
             prm_tokens=self.prm_tokens,
+            prm_cached_tokens=self.prm_cached_tokens,
             generate_calls=self.generate_calls,
             prm_calls=self.prm_calls,
             tree=[x.record() for x in self.nodes],
@@ -293,9 +295,11 @@ def _score(ctx: Context, trees, children: list[Node], extra: list[tuple[str, lis
         return
     out = scorer.score([trees[i].problem.problem for i, _ in items], [u for _, u in items])
     _charge_calls((trees[i] for i, _ in items), "prm_calls")
-    for (i, _), scores, tokens in zip(items, out.scores, out.num_tokens):
+    cached = out.cached_tokens or [0] * len(items)
+    for (i, _), scores, tokens, hit in zip(items, out.scores, out.num_tokens, cached):
         c = children[i]
         trees[i].prm_tokens += tokens
+        trees[i].prm_cached_tokens += hit
         own = len(scorer.units(c.prefix, c.trace))
         c.step_scores = [float(s) for s in scores[:own]]
         c.step_score = c.step_scores[-1] if c.text.strip() and own else None

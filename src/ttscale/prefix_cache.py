@@ -1,0 +1,253 @@
+"""Keys and values of token prefixes a model has read, kept across calls (a radix tree).
+
+A step search sends its models the same prefixes again and again: every iteration re-reads
+the question and all earlier steps, and the PRM re-reads them to score one new step. This
+cache keeps the keys and values of every sequence read (and, for a PRM, its output at every
+position), in a radix tree over token ids as SGLang's RadixAttention does, so a later call
+computes only the tokens past its longest cached prefix. The results are those of a full
+forward pass: in a causal model, a position's keys, values and output depend only on the
+tokens up to it. Memory is capped in bytes; the least recently used leaves go first.
+
+:func:`batch_past` lays the prefixes of a batch out for one forward pass: row ``r``'s prefix
+in columns ``[0, hit)``, masked holes up to the longest prefix, then its new tokens, whose
+positions continue from its own prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values [heads, tokens, dim]
+
+
+@dataclass(eq=False)
+class _Node:
+    ids: tuple[int, ...]  # this node's own segment of tokens
+    kv: KV
+    values: torch.Tensor | None  # the model's output at each position of the segment
+    parent: _Node | None
+    children: dict[int, _Node] = field(default_factory=dict)
+    used: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        size = sum(k.nbytes + v.nbytes for k, v in self.kv)
+        return size + (self.values.nbytes if self.values is not None else 0)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """The longest cached prefix of a sequence: ``length`` tokens.
+
+    ``pieces`` are views of the tree's tensors taken at match time (per piece: its keys and
+    values per layer, and its outputs), so a later insert that splits a node cannot change
+    what a hit holds.
+    """
+
+    length: int
+    pieces: tuple[tuple[KV, torch.Tensor | None], ...] = ()
+
+
+class PrefixCache:
+    """Keys and values (and per-position outputs) of token sequences, capped at ``max_bytes``.
+
+    ``hit_tokens`` / ``computed_tokens`` count what callers report through :meth:`count`.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"prefix cache size must be >= 0 bytes, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._root = _Node((), [], None, None)
+        self._tick = 0
+
+    def match(self, ids: Sequence[int], limit: int | None = None) -> Hit:
+        """The longest cached prefix of ``ids``, at most ``limit`` tokens (touched: recently used)."""
+        stop = len(ids) if limit is None else min(limit, len(ids))
+        self._tick += 1
+        node, i, pieces = self._root, 0, []
+        while i < stop:
+            child = node.children.get(ids[i])
+            if child is None:
+                break
+            n = _common(child.ids, ids, i, stop)
+            child.used = self._tick
+            kv = [(k[:, :n], v[:, :n]) for k, v in child.kv]
+            pieces.append((kv, None if child.values is None else child.values[:n]))
+            i += n
+            if n < len(child.ids):
+                break
+            node = child
+        return Hit(i, tuple(pieces))
+
+    def kv(self, hit: Hit) -> KV:
+        """Per layer, the keys and values of the hit's tokens, [heads, hit.length, dim]."""
+        layers = len(hit.pieces[0][0])
+        return [
+            tuple(  # type: ignore[misc]
+                torch.cat([kv[layer][j] for kv, _ in hit.pieces], dim=1) for j in (0, 1)
+            )
+            for layer in range(layers)
+        ]
+
+    def values(self, hit: Hit) -> torch.Tensor:
+        """The stored outputs at the hit's positions (callers that store them only)."""
+        return torch.cat([values for _, values in hit.pieces])  # type: ignore[misc]
+
+    def insert(
+        self,
+        ids: Sequence[int],
+        kv: KV,
+        values: torch.Tensor | None = None,
+        *,
+        offset: int = 0,
+    ) -> None:
+        """Keep ``ids``' keys and values ([heads, tokens, dim] per layer, for ``ids[offset:]``;
+        the first ``offset`` tokens must be cached already, else nothing is kept). Only the
+        part past what is already cached is copied. Then trim to the cap."""
+        if self.max_bytes == 0 or len(ids) <= offset:
+            return
+        self._tick += 1
+        node, i = self._root, 0
+        while i < len(ids):
+            child = node.children.get(ids[i])
+            if child is None:
+                if i < offset:  # the prefix was dropped meanwhile: these keys lack a past
+                    break
+                leaf = _Node(
+                    tuple(ids[i:]),
+                    [(k[:, i - offset :].clone(), v[:, i - offset :].clone()) for k, v in kv],
+                    None if values is None else values[i - offset :].clone(),
+                    node,
+                    used=self._tick,
+                )
+                node.children[ids[i]] = leaf
+                self.bytes += leaf.nbytes
+                break
+            n = _common(child.ids, ids, i, len(ids))
+            if n < len(child.ids):
+                child = self._split(child, n)
+            child.used = self._tick
+            node, i = child, i + n
+        self._trim()
+
+    def clear(self) -> None:
+        self._root.children.clear()
+        self.bytes = 0
+
+    def _split(self, node: _Node, n: int) -> _Node:
+        """Cut ``node`` after its first ``n`` tokens; return the new first part (its parent)."""
+        head = _Node(
+            node.ids[:n],
+            [(k[:, :n].clone(), v[:, :n].clone()) for k, v in node.kv],
+            None if node.values is None else node.values[:n].clone(),
+            node.parent,
+            used=node.used,
+        )
+        before = node.nbytes
+        node.ids = node.ids[n:]
+        node.kv = [(k[:, n:].clone(), v[:, n:].clone()) for k, v in node.kv]
+        node.values = None if node.values is None else node.values[n:].clone()
+        self.bytes += head.nbytes + node.nbytes - before
+        assert node.parent is not None
+        node.parent.children[head.ids[0]] = head
+        head.children[node.ids[0]] = node
+        node.parent = head
+        return head
+
+    def _trim(self) -> None:
+        """Drop least recently used leaves until the cache fits its cap."""
+        while self.bytes > self.max_bytes:
+            leaves = sorted(self._leaves(), key=lambda x: x.used)
+            if not leaves:
+                break
+            for leaf in leaves:
+                if self.bytes <= self.max_bytes:
+                    return
+                assert leaf.parent is not None
+                del leaf.parent.children[leaf.ids[0]]
+                self.bytes -= leaf.nbytes
+
+    def _leaves(self) -> list[_Node]:
+        out, stack = [], list(self._root.children.values())
+        while stack:
+            node = stack.pop()
+            if node.children:
+                stack.extend(node.children.values())
+            else:
+                out.append(node)
+        return out
+
+
+def _common(seg: tuple[int, ...], ids: Sequence[int], start: int, stop: int) -> int:
+    """How many tokens of ``seg`` equal ``ids[start:stop]`` from the start."""
+    n = min(len(seg), stop - start)
+    for j in range(n):
+        if seg[j] != ids[start + j]:
+            return j
+    return n
+
+
+@dataclass
+class Layout:
+    """A batch of (cached prefix, new tokens) rows laid out for one forward pass.
+
+    ``past``: per layer, keys and values [batch, heads, width, dim] (zeros in the holes);
+    ``mask``: [batch, width + new] (1: a real token); ``positions``: [batch, new], each row
+    continuing from its own prefix; ``hits``: each row's prefix length; ``width``: the
+    longest prefix. New tokens are right-aligned (``left``) or left-aligned in their block.
+    """
+
+    past: KV
+    mask: torch.Tensor
+    positions: torch.Tensor
+    ids: torch.Tensor
+    hits: list[int]
+    width: int
+
+
+def batch_past(
+    cache: PrefixCache,
+    hits: Sequence[Hit],
+    new: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    left: bool,
+    device: torch.device,
+    extra: int = 0,
+) -> Layout:
+    """Lay out rows (a hit of ``cache`` plus new token ids) for a forward pass with a past.
+
+    ``extra`` columns are added to the mask (zeros) for tokens a decode appends later.
+    """
+    width = max(h.length for h in hits)
+    span = max(len(n) for n in new)
+    B = len(hits)
+    mask = torch.zeros((B, width + span + extra), dtype=torch.long)
+    ids = torch.full((B, span), pad_id, dtype=torch.long)
+    positions = torch.zeros((B, span), dtype=torch.long)
+    for r, (h, n) in enumerate(zip(hits, new)):
+        mask[r, : h.length] = 1
+        lo = span - len(n) if left else 0
+        mask[r, width + lo : width + lo + len(n)] = 1
+        ids[r, lo : lo + len(n)] = torch.tensor(list(n), dtype=torch.long)
+        positions[r, lo : lo + len(n)] = torch.arange(h.length, h.length + len(n))
+    past: KV = []
+    found = [r for r, h in enumerate(hits) if h.length]
+    if width:
+        per_row = {r: cache.kv(hits[r]) for r in found}
+        like = per_row[found[0]]
+        for layer, (k0, v0) in enumerate(like):
+            keys = k0.new_zeros((B, k0.shape[0], width, k0.shape[-1]))
+            vals = v0.new_zeros((B, v0.shape[0], width, v0.shape[-1]))
+            for r in found:
+                k, v = per_row[r][layer]
+                keys[r, :, : k.shape[1]] = k
+                vals[r, :, : v.shape[1]] = v
+            past.append((keys, vals))
+    return Layout(past, mask.to(device), positions.to(device), ids.to(device),
+                  [h.length for h in hits], width)  # fmt: skip
