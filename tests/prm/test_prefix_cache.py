@@ -138,3 +138,10 @@ def test_incremental_scores_equal_a_full_rescore_for_every_family(family, tmp_pa
     assert served > 0
     # The last call was read before, whole: nothing computed.
     assert b.num_tokens == [0] and b.cached_tokens == a.num_tokens
+    # Siblings in one call, nothing cached: their shared question is computed once.
+    fresh = cls(folder, batch_size=3, device="cpu", dtype="float32", prefix_cache_mb=64)
+    siblings = [[OTHER[0]], [STEPS[0]], [STEPS[0], STEPS[1]]]
+    a, b = whole.score([QUESTION] * 3, siblings), fresh.score([QUESTION] * 3, siblings)
+    assert [y == pytest.approx(x, abs=1e-5) for x, y in zip(a.scores, b.scores)] == [True] * 3
+    assert sum(b.num_tokens) < sum(a.num_tokens) - 10
+    assert [c + h for c, h in zip(b.num_tokens, b.cached_tokens)] == a.num_tokens

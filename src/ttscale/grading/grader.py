@@ -99,9 +99,13 @@ class Grader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self) -> None:
-        """Start the worker processes now (otherwise they start on first need)."""
-        self._pool.start()
+    def start(self, background: bool = False) -> None:
+        """Start the worker processes now (otherwise they start on first need); with
+        ``background``, in a thread, so that the caller goes on (a search) meanwhile."""
+        if background:
+            self._pool.start_soon()
+        else:
+            self._pool.start()
 
     def close(self) -> None:
         """Save the cache (if a ``cache_path`` was given) and stop the workers."""

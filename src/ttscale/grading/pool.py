@@ -12,6 +12,7 @@ import logging
 import math
 import multiprocessing as mp
 import signal
+import threading
 import time
 import weakref
 from collections import deque
@@ -195,6 +196,7 @@ class _Pool:
         self.start_method = start_method
         self._ctx: Any = None
         self.workers: list[_Worker] = []
+        self._starting: threading.Thread | None = None
         self._finalizer = weakref.finalize(self, _stop_workers, self.workers, False)
 
     def _spawn(self) -> _Worker:
@@ -212,12 +214,26 @@ class _Pool:
         return _Worker(proc, parent_conn)
 
     def start(self) -> None:
-        """Start any missing workers."""
+        """Start any missing workers (after a background start has finished)."""
+        self._join_starting()
         while len(self.workers) < self.num_workers:
             self.workers.append(self._spawn())
 
+    def start_soon(self) -> None:
+        """Start the workers in a background thread: the fork server's import of math-verify
+        (about a second) overlaps whatever the caller does next. Any use joins it first."""
+        if self._starting is None and len(self.workers) < self.num_workers:
+            self._starting = threading.Thread(target=self.start, name="grader-start", daemon=True)
+            self._starting.start()
+
+    def _join_starting(self) -> None:
+        thread, self._starting = self._starting, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
     def close(self) -> None:
         """Stop all workers."""
+        self._join_starting()
         _stop_workers(self.workers)
 
     def _replace(self, w: _Worker, stats: GraderStats) -> None:

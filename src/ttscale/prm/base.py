@@ -19,6 +19,9 @@ from ttscale.prm import FromConfig
 from ttscale.prompts import split_steps
 from ttscale.types import PRMOutput
 
+# A prefix several inputs of a call share is computed on its own first only if it saves at
+# least this many tokens per sharer (a separate forward row costs more than a few tokens).
+MIN_SHARED = 4
 # reference: the model card's code; sal: byte for byte what search-and-learn feeds the PRM.
 INPUT_FORMATS = ("reference", "sal")
 
@@ -222,6 +225,11 @@ class TokenPRM(FromConfig):
         order = sorted(first.values(), key=lambda i: len(encoded[i].ids))
         computed = [0] * len(encoded)
         cached = [0] * len(encoded)
+        if self.cache is not None:  # prefixes several inputs share: computed once, up front
+            for i, extra in zip(order, self._read_shared([encoded[i].ids for i in order])):
+                computed[i] = extra
+            # Batch by what is left to compute, not by length: less padding.
+            order.sort(key=lambda i: len(encoded[i].ids) - self.cache.match(encoded[i].ids).length)
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
             if self.cache is None:
@@ -231,8 +239,8 @@ class TokenPRM(FromConfig):
                 values, hits = self._read_cached([encoded[i].ids for i in rows])
             for r, i in enumerate(rows):
                 scores[i] = values[r][encoded[i].positions].tolist()
-                cached[i] = hits[r]
-                computed[i] = len(encoded[i].ids) - hits[r]
+                computed[i] += len(encoded[i].ids) - hits[r]
+                cached[i] = max(0, len(encoded[i].ids) - computed[i])
         for i, j in enumerate(source):
             if i != j:  # positions depend only on the ids: the same scores
                 scores[i] = list(scores[j])
@@ -250,6 +258,32 @@ class TokenPRM(FromConfig):
             mask[r, : len(row)] = 1
         values = self.read(ids.to(self.device), mask.to(self.device)).float().cpu()
         return [values[r, : len(row)] for r, row in enumerate(rows)]
+
+    def _read_shared(self, rows: list[list[int]]) -> list[int]:
+        """Compute once, and cache, the prefixes that several ``rows`` share past the cache
+        (a search's siblings: the same parent, steps that start alike), so each row then
+        computes only its own tail. Returns the tokens computed on each row's behalf: a
+        shared prefix is charged to the first row that has it."""
+        assert self.cache is not None
+        charge = [0] * len(rows)
+        owner: dict[tuple[int, ...], int] = {}
+        ranked = sorted(range(len(rows)), key=lambda r: rows[r])  # sharers sit side by side
+        for a, b in zip(ranked, ranked[1:]):
+            n = _common_length(rows[a], rows[b])
+            key = tuple(rows[a][:n])
+            if n and self.cache.match(key).length <= n - MIN_SHARED:
+                owner[key] = min(owner.get(key, a), a, b)
+        while owner:  # shorter shared prefixes first, so longer ones build on them
+            lengths = sorted({len(k) for k in owner})
+            level = [k for k in owner if not any(k[:n] in owner for n in lengths if n < len(k))]
+            for start in range(0, len(level), self.batch_size):
+                chunk = level[start : start + self.batch_size]
+                _, hits = self._read_cached([list(key) for key in chunk])
+                for key, hit in zip(chunk, hits):
+                    charge[owner[key]] += len(key) - hit
+            for key in level:
+                del owner[key]
+        return charge
 
     def _read_cached(self, rows: list[list[int]]) -> tuple[list[torch.Tensor], list[int]]:
         """Per-position scores of each row, computing only what the prefix cache lacks; the
@@ -284,6 +318,14 @@ class TokenPRM(FromConfig):
                 self.cache.insert(rows[r], kv, whole)
                 out[r] = whole.cpu()
         return out, [h.length for h in hits]
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for j in range(n):
+        if a[j] != b[j]:
+            return j
+    return n
 
 
 def pair_probability(logits: torch.Tensor, good_id: int, bad_id: int) -> torch.Tensor:

@@ -85,6 +85,8 @@ def main(cfg: Any) -> dict[str, Any]:
         run.tracking, config=run.model_dump(), name=f"{name}--{chunk_name(start, end)}", group=name
     )
     generator = None
+    grader = Grader(num_workers=run.grading.workers, timeout=run.grading.timeout)
+    grader.start(background=True)  # math-verify loads while the models load and search runs
     try:
         set_torch_threads(run.threads)  # before any model runs: torch's default oversubscribes
         generator = build_generator(run.model, seed=run.seed, progress=run.progress)
@@ -107,8 +109,7 @@ def main(cfg: Any) -> dict[str, Any]:
         approach = APPROACHES.from_config(run.approach.name, run.approach)
         counts = parameters(run)  # the parameter counts behind the FLOPs columns
         ckpt = _checkpoint(run, run_prefix(run, ident), name, start, end)
-        grader = Grader(num_workers=run.grading.workers, timeout=run.grading.timeout)
-        with grader, exit_on_signals():
+        with exit_on_signals():
             rows, per_problem = solve_checkpointed(
                 problems,
                 start,
@@ -137,6 +138,7 @@ def main(cfg: Any) -> dict[str, Any]:
         tracker.log_summary(metrics, rows)
     finally:
         close_generator(generator)  # a server the backend started stops, error or not
+        grader.close()
         tracker.finish()
     one_point = run.approach.step_search  # beam search, DVTS, backtracking: one n
     print(results_table(metrics, num_problems=len(rows), counts=counts,
