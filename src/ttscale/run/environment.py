@@ -52,11 +52,14 @@ def environment(generator: Any = None, prm: Any = None) -> dict[str, Any]:
     """A JSON-able record of where this shard ran (no host names, paths or variables)."""
     import torch
 
+    from ttscale.run import threads
+
     out: dict[str, Any] = {
         "versions": _versions(),
         "machine": platform.machine(),
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "torch_threads": torch.get_num_threads(),
+        "threads_reason": threads.last_choice.get("reason"),
         "gpu": _gpu(),
     }
     if generator is not None:
