@@ -40,39 +40,17 @@ def parse_args() -> argparse.Namespace:
 
 def build(args):
     """The context the pipeline would build, and the first problems of the toy split."""
+    import sys
+
     import torch
 
-    from ttscale.backends.hf import HFGenerator
-    from ttscale.data import to_problems
-    from ttscale.prompts import build_prompt
-    from ttscale.scorers import PRMScorer
-    from ttscale.search.base import Context
-    from ttscale.toyworld.problems import test_split
+    sys.path.insert(0, str(ROOT / "bench"))  # the sibling module toy
+    from toy import toy_context, toy_problems
 
     torch.set_num_threads(args.threads)
-    gen = HFGenerator(args.policy, batch_size=args.batch_size, progress=False)
-    if args.prm == "oracle":
-        from ttscale.prm.oracle import OraclePRM
-
-        prm = OraclePRM()
-    else:
-        from ttscale.prm.math_shepherd import MathShepherdPRM
-
-        prm = MathShepherdPRM(args.prm, batch_size=args.prm_batch_size)
-    # The split's rows cycle through the five levels: any prefix is balanced.
-    problems = to_problems(list(test_split())[: args.problems])
-    ctx = Context(
-        generator=gen,
-        scorer=PRMScorer(prm),
-        prompt=lambda p: build_prompt(gen.tokenizer, p.problem, None),
-        n=args.n,
-        temperatures=lambda n: [0.8] * n,
-        top_p=1.0,
-        max_tokens=args.max_tokens,
-        seed=0,
-        agg_strategy="last",
-    )
-    return ctx, problems
+    ctx = toy_context(args.n, policy=args.policy, prm=args.prm, max_tokens=args.max_tokens,
+                      batch_size=args.batch_size, prm_batch_size=args.prm_batch_size)  # fmt: skip
+    return ctx, toy_problems(args.problems)
 
 
 class Clock:

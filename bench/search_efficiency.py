@@ -38,25 +38,10 @@ def parse_args() -> argparse.Namespace:
 
 def context(args, cache_mb: int):
     """The context the pipeline builds (conf batch sizes), with both prefix caches at cache_mb."""
-    from ttscale.backends.hf import HFGenerator
-    from ttscale.prm.math_shepherd import MathShepherdPRM
-    from ttscale.prompts import build_prompt
-    from ttscale.scorers import PRMScorer
-    from ttscale.search.base import Context
+    from toy import toy_context
 
-    gen = HFGenerator(args.policy, batch_size=128, progress=False, prefix_cache_mb=cache_mb)
-    prm = MathShepherdPRM(args.prm, batch_size=64, prefix_cache_mb=cache_mb)
-    return Context(
-        generator=gen,
-        scorer=PRMScorer(prm),
-        prompt=lambda p: build_prompt(gen.tokenizer, p.problem, None),
-        n=args.n,
-        temperatures=lambda n: [0.8] * n,
-        top_p=1.0,
-        max_tokens=args.max_tokens,
-        seed=0,
-        agg_strategy="last",
-    )
+    return toy_context(args.n, policy=args.policy, prm=args.prm, max_tokens=args.max_tokens,
+                       cache_mb=cache_mb)  # fmt: skip
 
 
 def run(ctx, approach: str, args, problems):
@@ -75,14 +60,16 @@ def run(ctx, approach: str, args, problems):
 
 
 def main() -> None:
+    import sys
+
     import torch
 
-    from ttscale.data import to_problems
-    from ttscale.toyworld.problems import test_split
+    sys.path.insert(0, str(ROOT / "bench"))  # the sibling module toy
+    from toy import toy_problems
 
     args = parse_args()
     torch.set_num_threads(args.threads)
-    problems = to_problems(list(test_split())[: args.problems])
+    problems = toy_problems(args.problems)
     ways = {"off": context(args, 0), "on": context(args, args.cache_mb)}
     for ctx in ways.values():  # warm-up: first-call overheads hit no timing
         run(ctx, "beam_search", args, problems[:1])

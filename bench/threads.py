@@ -36,22 +36,13 @@ def parse_args() -> argparse.Namespace:
 
 def workload(args):
     """A function that runs one best-of-N search over the problems; its seconds."""
-    from ttscale.backends.hf import HFGenerator
-    from ttscale.data import to_problems
-    from ttscale.prm.math_shepherd import MathShepherdPRM
-    from ttscale.prompts import build_prompt
-    from ttscale.scorers import PRMScorer
-    from ttscale.search import APPROACHES
-    from ttscale.search.base import Context
-    from ttscale.toyworld.problems import test_split
+    sys.path.insert(0, str(ROOT / "bench"))  # the sibling module toy
+    from toy import toy_context, toy_problems
 
-    gen = HFGenerator(str(ROOT / "models" / "toy-policy"), batch_size=128, progress=False)
-    prm = MathShepherdPRM(str(ROOT / "models" / "toy-prm"), batch_size=64)
-    ctx = Context(generator=gen, scorer=PRMScorer(prm),
-                  prompt=lambda p: build_prompt(gen.tokenizer, p.problem, None), n=args.n,
-                  temperatures=lambda n: [0.8] * n, top_p=1.0, max_tokens=256, seed=0,
-                  agg_strategy="last")  # fmt: skip
-    problems = to_problems(list(test_split())[: args.problems])
+    from ttscale.search import APPROACHES
+
+    ctx = toy_context(args.n)
+    problems = toy_problems(args.problems)
     cls = APPROACHES.get("best_of_n")
     search = cls(cls.Options(name="best_of_n")).search
 
