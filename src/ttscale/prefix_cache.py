@@ -31,6 +31,7 @@ class _Node:
     parent: _Node | None
     children: dict[int, _Node] = field(default_factory=dict)
     used: int = 0
+    end: bool = False  # a sequence read whole ends with this node
 
     @property
     def nbytes(self) -> int:
@@ -66,23 +67,35 @@ class PrefixCache:
         self._tick = 0
 
     def match(self, ids: Sequence[int], limit: int | None = None) -> Hit:
-        """The longest cached prefix of ``ids``, at most ``limit`` tokens (touched: recently used)."""
-        stop = len(ids) if limit is None else min(limit, len(ids))
+        """The longest cached sequence that ``ids`` starts with, cut to ``limit`` tokens
+        (touched: recently used).
+
+        Only whole sequences read before count, never a part two of them happen to share:
+        a search's inputs then hit only their own problem's earlier inputs, so what a row
+        computes, and its floats, do not depend on which problems share its shard or batch.
+        """
         self._tick += 1
-        node, i, pieces = self._root, 0, []
-        while i < stop:
+        node, i, nodes, best = self._root, 0, [], (0, 0)
+        while i < len(ids):
             child = node.children.get(ids[i])
-            if child is None:
+            if child is None or _common(child.ids, ids, i, len(ids)) < len(child.ids):
                 break
-            n = _common(child.ids, ids, i, stop)
+            i += len(child.ids)
+            nodes.append(child)
+            if child.end:
+                best = (i, len(nodes))
+            node = child
+        length = best[0] if limit is None else min(best[0], limit)
+        pieces, start = [], 0
+        for child in nodes[: best[1]]:
+            if start >= length:
+                break
+            n = min(len(child.ids), length - start)
             child.used = self._tick
             kv = [(k[:, :n], v[:, :n]) for k, v in child.kv]
             pieces.append((kv, None if child.values is None else child.values[:n]))
-            i += n
-            if n < len(child.ids):
-                break
-            node = child
-        return Hit(i, tuple(pieces))
+            start += n
+        return Hit(length, tuple(pieces))
 
     def kv(self, hit: Hit) -> KV:
         """Per layer, the keys and values of the hit's tokens, [heads, hit.length, dim]."""
@@ -124,6 +137,7 @@ class PrefixCache:
                     None if values is None else values[i - offset :].clone(),
                     node,
                     used=self._tick,
+                    end=True,
                 )
                 node.children[ids[i]] = leaf
                 self.bytes += leaf.nbytes
@@ -133,6 +147,8 @@ class PrefixCache:
                 child = self._split(child, n)
             child.used = self._tick
             node, i = child, i + n
+            if i == len(ids):
+                child.end = True
         self._trim()
 
     def clear(self) -> None:

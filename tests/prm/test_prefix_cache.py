@@ -37,12 +37,16 @@ def test_the_longest_cached_prefix_is_found_and_its_keys_are_the_original_ones()
     assert cache.values(hit).tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])
     hit = cache.match([1, 2, 7, 8])
     assert hit.length == 3 and cache.kv(hit)[0][1].flatten().tolist() == [-1, -2, -7]
-    assert cache.match([1, 2, 3, 9]).length == 3  # ends inside a node
-    assert cache.match([1, 2, 3, 4], limit=2).length == 2
+    # Only whole sequences read before count, not a part two of them share.
+    assert cache.match([1, 2, 3, 9]).length == 0 and cache.match([1, 2]).length == 0
+    assert cache.match([1, 2, 3, 4], limit=2).length == 2  # a whole one, cut to the limit
+    cache.insert([1, 2], kv_of([1, 2]), torch.tensor([0.1, 0.2]))  # ends inside a node
+    assert cache.match([1, 2, 3, 9]).length == 2
     # Inserting what is cached copies nothing; the bytes are those of 5 distinct tokens.
     before = cache.bytes
     cache.insert([1, 2, 3], kv_of([1, 2, 3]), torch.tensor([0.1, 0.2, 0.3]))
     assert cache.bytes == before == 5 * (2 * 2 * 4) + 5 * 4
+    assert cache.match([1, 2, 3, 5]).length == 3
 
 
 def test_a_hit_holds_its_prefix_while_later_inserts_split_the_tree():
@@ -61,11 +65,11 @@ def test_the_cap_drops_the_least_recently_used_leaves():
     cache = PrefixCache(10 * per_token)
     cache.insert([1, 2, 3, 4], kv_of([1, 2, 3, 4]))
     cache.insert([5, 6, 7, 8], kv_of([5, 6, 7, 8]))
-    cache.match([1, 2])  # used more recently than [5, ...]
+    cache.match([1, 2, 3, 4, 0])  # used more recently than [5, ...]
     cache.insert([9, 10, 11, 12], kv_of([9, 10, 11, 12]))
     assert cache.bytes <= cache.max_bytes
     assert cache.match([5, 6, 7, 8]).length == 0
-    assert cache.match([1, 2, 3, 4]).length == 4 and cache.match([9, 10]).length == 2
+    assert cache.match([1, 2, 3, 4]).length == 4 and cache.match([9, 10, 11, 12]).length == 4
     off = PrefixCache(0)
     off.insert([1], kv_of([1]))
     assert off.match([1]).length == 0 and off.bytes == 0

@@ -226,7 +226,8 @@ class TokenPRM(FromConfig):
         computed = [0] * len(encoded)
         cached = [0] * len(encoded)
         if self.cache is not None:  # prefixes several inputs share: computed once, up front
-            for i, extra in zip(order, self._read_shared([encoded[i].ids for i in order])):
+            rows = [encoded[i].ids for i in order]
+            for i, extra in zip(order, self._read_shared(rows, [questions[i] for i in order])):
                 computed[i] = extra
             # Batch by what is left to compute, not by length: less padding.
             order.sort(key=lambda i: len(encoded[i].ids) - self.cache.match(encoded[i].ids).length)
@@ -259,16 +260,19 @@ class TokenPRM(FromConfig):
         values = self.read(ids.to(self.device), mask.to(self.device)).float().cpu()
         return [values[r, : len(row)] for r, row in enumerate(rows)]
 
-    def _read_shared(self, rows: list[list[int]]) -> list[int]:
-        """Compute once, and cache, the prefixes that several ``rows`` share past the cache
-        (a search's siblings: the same parent, steps that start alike), so each row then
-        computes only its own tail. Returns the tokens computed on each row's behalf: a
-        shared prefix is charged to the first row that has it."""
+    def _read_shared(self, rows: list[list[int]], questions: list[str]) -> list[int]:
+        """Compute once, and cache, the prefixes that several ``rows`` of one question share
+        past the cache (a search's siblings: the same parent, steps that start alike), so
+        each row then computes only its own tail. Returns the tokens computed on each row's
+        behalf: a shared prefix is charged to the first row that has it. Rows of different
+        questions never share: a row's work then does not depend on the other problems."""
         assert self.cache is not None
         charge = [0] * len(rows)
         owner: dict[tuple[int, ...], int] = {}
-        ranked = sorted(range(len(rows)), key=lambda r: rows[r])  # sharers sit side by side
+        ranked = sorted(range(len(rows)), key=lambda r: (questions[r], rows[r]))
         for a, b in zip(ranked, ranked[1:]):
+            if questions[a] != questions[b]:
+                continue
             n = _common_length(rows[a], rows[b])
             key = tuple(rows[a][:n])
             if n and self.cache.match(key).length <= n - MIN_SHARED:
