@@ -78,7 +78,7 @@ class PrefixCache:
         node, i, nodes, best = self._root, 0, [], (0, 0)
         while i < len(ids):
             child = node.children.get(ids[i])
-            if child is None or _common(child.ids, ids, i, len(ids)) < len(child.ids):
+            if child is None or common_length(child.ids, ids, i) < len(child.ids):
                 break
             i += len(child.ids)
             nodes.append(child)
@@ -142,7 +142,7 @@ class PrefixCache:
                 node.children[ids[i]] = leaf
                 self.bytes += leaf.nbytes
                 break
-            n = _common(child.ids, ids, i, len(ids))
+            n = common_length(child.ids, ids, i)
             if n < len(child.ids):
                 child = self._split(child, n)
             child.used = self._tick
@@ -199,13 +199,13 @@ class PrefixCache:
         return out
 
 
-def _common(seg: tuple[int, ...], ids: Sequence[int], start: int, stop: int) -> int:
-    """How many tokens of ``seg`` equal ``ids[start:stop]`` from the start."""
-    n = min(len(seg), stop - start)
+def common_length(a: Sequence[int], b: Sequence[int], start: int = 0) -> int:
+    """How many tokens of ``a`` equal ``b[start:]`` from the start."""
+    n = min(len(a), len(b) - start)
     for j in range(n):
-        if seg[j] != ids[start + j]:
+        if a[j] != b[start + j]:
             return j
-    return n
+    return max(n, 0)
 
 
 @dataclass

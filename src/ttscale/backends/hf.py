@@ -309,12 +309,10 @@ class HFGenerator:
         for layer, (k, v) in zip(cache.layers, lay.past):
             layer.update(k, v)
         logits = self._forward(cache, lay.ids, lay.mask[:, :width], lay.positions)
-        for d, r in enumerate(rows):
-            hit, n = hits[d].length, len(new[d])
-            kv = [(torch.cat([x.keys[d, :, :hit], x.keys[d, :, width - n : width]], dim=1),
-                   torch.cat([x.values[d, :, :hit], x.values[d, :, width - n : width]], dim=1))
-                  for x in cache.layers]  # fmt: skip
-            self.prefix.insert(batch[r].ids, kv)
+        for d, r in enumerate(rows):  # its new tokens; its prefix is cached already
+            cols = slice(width - len(new[d]), width)
+            kv = [(x.keys[d, :, cols], x.values[d, :, cols]) for x in cache.layers]
+            self.prefix.insert(batch[r].ids, kv, offset=hits[d].length)
         where = {r: d for d, r in enumerate(rows)}
         expand = torch.tensor([where[g] for g in group], device=self.device)
         if len(rows) < len(batch):

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ttscale.prefix_cache import PrefixCache, batch_past
+from ttscale.prefix_cache import PrefixCache, batch_past, common_length
 from ttscale.prm import FromConfig
 from ttscale.prompts import split_steps
 from ttscale.types import PRMOutput
@@ -273,7 +273,7 @@ class TokenPRM(FromConfig):
         for a, b in zip(ranked, ranked[1:]):
             if questions[a] != questions[b]:
                 continue
-            n = _common_length(rows[a], rows[b])
+            n = common_length(rows[a], rows[b])
             key = tuple(rows[a][:n])
             if n and self.cache.match(key).length <= n - MIN_SHARED:
                 owner[key] = min(owner.get(key, a), a, b)
@@ -309,27 +309,13 @@ class TokenPRM(FromConfig):
             values = self.read(lay.ids, lay.mask, position_ids=lay.positions,
                                past_key_values=past, use_cache=True).float()  # fmt: skip
             for k, r in enumerate(todo):
-                n = len(rows[r]) - hits[r].length
-                kv = [(layer.keys[k, :, : lay.hits[k]], layer.values[k, :, : lay.hits[k]])
-                      for layer in past.layers]  # fmt: skip
-                kv = [
-                    (torch.cat([pk, layer.keys[k, :, lay.width : lay.width + n]], dim=1),
-                     torch.cat([pv, layer.values[k, :, lay.width : lay.width + n]], dim=1))
-                    for (pk, pv), layer in zip(kv, past.layers)
-                ]  # fmt: skip
+                hit, n = hits[r].length, len(rows[r]) - hits[r].length
+                cols = slice(lay.width, lay.width + n)  # the row's new tokens; its prefix is cached
+                kv = [(x.keys[k, :, cols], x.values[k, :, cols]) for x in past.layers]
                 new = values[k, :n]
-                whole = torch.cat([self.cache.values(hits[r]), new]) if hits[r].length else new
-                self.cache.insert(rows[r], kv, whole)
-                out[r] = whole.cpu()
+                self.cache.insert(rows[r], kv, new, offset=hit)
+                out[r] = (torch.cat([self.cache.values(hits[r]), new]) if hit else new).cpu()
         return out, [h.length for h in hits]
-
-
-def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    for j in range(n):
-        if a[j] != b[j]:
-            return j
-    return n
 
 
 def pair_probability(logits: torch.Tensor, good_id: int, bad_id: int) -> torch.Tensor:
