@@ -49,6 +49,22 @@ def test_the_lm_loss_covers_the_steps_before_the_first_bad_one(char_tokenizer) -
     assert text == "Compute 2+3*2. 3*2=6, so 2+6 "  # up to the first good step's tag
 
 
+def test_with_no_label_loss_the_prm_loss_is_the_lm_loss_on_the_steps(char_tokenizer) -> None:
+    """``learn.py``'s pretraining: ``cls_weight=0, lm_weight=1`` is next-token loss on the
+    steps of the PRM's own input, and nothing else."""
+    tok, tokens = char_tokenizer, Tokens("math_shepherd")
+    model = tiny_model(tok, "math_shepherd")
+    row = encode_example(tok, tokens, RECORDS[0])
+    batch = Collator(tok.pad_token_id)([row])
+    ids = tuple(tok.convert_tokens_to_ids(["+", "-"]))
+    got = prm_loss(model, batch, tokens, ids, lm_weight=1.0, cls_weight=0.0)
+    x = torch.tensor([row["input_ids"]])
+    labels = torch.tensor([row["lm_labels"]])
+    want = model(input_ids=x, labels=labels).loss  # transformers' own shifted LM loss
+    assert got.item() == pytest.approx(want.item(), rel=1e-5)
+    assert prm_loss(model, batch, tokens, ids, lm_weight=0.0, cls_weight=0.0).item() == 0.0
+
+
 @pytest.mark.parametrize("fmt", ["math_shepherd", "token_classification"])
 def test_the_loss_goes_down_on_a_tiny_batch(char_tokenizer, fmt) -> None:
     tok, tokens = char_tokenizer, Tokens(fmt)

@@ -24,6 +24,7 @@ class DataConfig(_Strict):
     k: int = Field(8, ge=1)  # rollouts per step prefix
     rollout_temperature: float = Field(0.8, ge=0)
     synthetic: int = Field(0, ge=0)
+    twins: bool = False  # toy: each wrong sample's corrected twin (same prefix, right step)
     held_out: int = Field(100, ge=0)
 
     @model_validator(mode="after")
@@ -64,7 +65,24 @@ class TrainSettings(_Strict):
     lm_weight: float = Field(0.0, ge=0)
     rank_weight: float = Field(0.0, ge=0)  # within-problem ranking loss (batches of problems)
     labels: Literal["all", "until_error"] = "all"  # until_error: no labels after the first bad step
+    add_layers: int = Field(0, ge=0)  # identity-initialised layers stacked on the base
+    freeze_base: bool = False  # train only the added layers (and the final norm)
     log_every: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _frozen(self) -> TrainSettings:
+        if self.freeze_base and not self.add_layers:
+            raise ValueError("train.freeze_base needs train.add_layers > 0: nothing would train")
+        return self
+
+
+class PretrainSettings(_Strict):
+    """LM training on exact solutions, in the PRM's input format, before the PRM's training."""
+
+    steps: int = Field(0, ge=0)  # 0: none
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: int = Field(50, ge=0)
 
 
 class LearnConfig(_Strict):
@@ -72,11 +90,24 @@ class LearnConfig(_Strict):
     prm_format: FormatConfig
     base: BaseConfig
     train: TrainSettings
+    pretrain: PretrainSettings = PretrainSettings()
     out: str
     seed: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1)
     save_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     progress: bool = True
+
+    @model_validator(mode="after")
+    def _pretrain(self) -> LearnConfig:
+        if self.pretrain.steps and self.data.source != "toy":
+            raise ValueError("pretrain.steps: exact solutions exist in the toy world only "
+                             "(start a real PRM from a stronger base instead: base=...)")  # fmt: skip
+        if self.pretrain.steps and self.prm_format.name != "math_shepherd":
+            raise ValueError("pretrain.steps: LM pretraining needs prm_format=math_shepherd "
+                             "(a token classifier has no LM head)")  # fmt: skip
+        if self.data.twins and self.data.source != "toy":
+            raise ValueError("data.twins: corrected twins need the toy world's exact checker")
+        return self
 
 
 def validate_learn(cfg: Any) -> LearnConfig:

@@ -78,34 +78,32 @@ def _grader():
     return grade
 
 
-def build_model(cfg: LearnConfig) -> tuple[Any, Any]:
-    """(model, tokenizer) to train: pretrained ``base.path`` or fresh weights of a shape."""
-    import torch
-    from transformers import (
-        AutoConfig,
-        AutoModelForCausalLM,
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-    )
+def pretrain(cfg: LearnConfig, model: Any, tok: Any, tokens: Any) -> float:
+    """LM training on exact toy solutions in the PRM's input format; return its seconds.
 
-    b = cfg.base
-    source = b.path or b.scratch_from
-    tok = AutoTokenizer.from_pretrained(source)
-    cls = (
-        AutoModelForCausalLM
-        if cfg.prm_format.name == "math_shepherd"
-        else AutoModelForTokenClassification
-    )
-    extra = {"num_labels": 2} if cls is AutoModelForTokenClassification else {}
-    torch.manual_seed(cfg.seed)
-    if b.path:
-        model = cls.from_pretrained(b.path, dtype=torch.float32, **extra)
-    else:
-        model = cls.from_config(AutoConfig.from_pretrained(b.scratch_from, **extra))
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    model.config.pad_token_id = tok.pad_token_id
-    return model, tok
+    The verifier must compute the arithmetic better than the policy whose steps it judges
+    (search-and-learn pairs 1B policies with an 8B PRM); the toy world makes that base itself.
+    It trains in the very text the PRM reads: a skill learnt under the chat template did not
+    carry over to it (docs/toy-world.md).
+    """
+    import shutil
+    import tempfile
+
+    from ttscale.learn.toy_data import synthetic, train_problems
+    from ttscale.learn.trainer import make_trainer, training_args
+
+    p = cfg.pretrain
+    problems = train_problems(p.steps * p.batch_size, cfg.seed + 17)
+    records = [r.to_trl() for r in synthetic(problems, 0.0, cfg.seed + 17)]
+    scratch = tempfile.mkdtemp(prefix="ttscale-pretrain-")
+    args = training_args(scratch, steps=p.steps, batch_size=p.batch_size, lr=p.lr,
+                         warmup=p.warmup, seed=cfg.seed, log_every=cfg.train.log_every)  # fmt: skip
+    args.disable_tqdm = not cfg.progress
+    trainer = make_trainer(model, tok, tokens, records, args, lm_weight=1.0, cls_weight=0.0)
+    t0 = time.time()
+    trainer.train()
+    shutil.rmtree(scratch, ignore_errors=True)
+    return time.time() - t0
 
 
 def learn(cfg: LearnConfig) -> dict[str, Any]:
@@ -113,7 +111,8 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
     import torch
 
     from ttscale.learn.labels import write_jsonl
-    from ttscale.learn.toy_data import synthetic, train_problems
+    from ttscale.learn.model import add_layers, build_model, freeze_base
+    from ttscale.learn.toy_data import synthetic, train_problems, twins
     from ttscale.learn.trainer import Tokens, make_trainer, training_args
     from ttscale.run.threads import set_torch_threads
 
@@ -124,11 +123,13 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
     rng = random.Random(cfg.seed)
     rng.shuffle(records)
     held, train = records[: cfg.data.held_out], records[cfg.data.held_out :]
+    if cfg.data.twins:
+        train += twins(train, cfg.seed + 29)
     if cfg.data.synthetic:
         if cfg.data.source != "toy":
             raise ValueError("data.synthetic: only the toy world has an exact checker")
         train += synthetic(train_problems(cfg.data.synthetic, cfg.seed + 13), 0.5, cfg.seed)
-        rng.shuffle(train)
+    rng.shuffle(train)
     label_s = time.time() - t0
     print(f"labelled {len(records)} samples in {label_s:.0f}s "
           f"({sum(r.earliest_error == -1 for r in records) / max(1, len(records)):.1%} all good); "
@@ -137,6 +138,14 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
     model, tok = build_model(cfg)
     f, t = cfg.prm_format, cfg.train
     tokens = Tokens(f.name, f.step_tag, f.good_token, f.bad_token, f.separator)
+    pretrain_s = pretrain(cfg, model, tok, tokens) if cfg.pretrain.steps else 0.0
+    if t.add_layers:
+        layers = model.config.num_hidden_layers
+        model = add_layers(model, t.add_layers, cfg.seed)
+        trainable = freeze_base(model, layers) if t.freeze_base else None
+        print(f"{t.add_layers} layers added on the base's {layers}"
+              + (f"; the base frozen, {trainable / 1e6:.2f}M parameters train" if trainable
+                 else ""), flush=True)  # fmt: skip
     scratch = tempfile.mkdtemp(prefix="ttscale-learn-")  # Trainer's own files: not the PRM's
     args = training_args(scratch, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
                          warmup=t.warmup, seed=cfg.seed, weight_decay=t.weight_decay,
@@ -156,7 +165,7 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
     write_jsonl(out / "processbench.jsonl", [r.to_processbench("policy") for r in held])
     report = {"config": cfg.model_dump(), "records": len(records), "train_records": len(train),
               "held_out": len(held), "label_seconds": round(label_s, 1),
-              "train_seconds": round(train_s, 1), "held_out_metrics": evaluate(cfg, out, held)}  # fmt: skip
+              "pretrain_seconds": round(pretrain_s, 1), "train_seconds": round(train_s, 1), "held_out_metrics": evaluate(cfg, out, held)}  # fmt: skip
     (out / "learn.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"trained in {train_s:.0f}s; saved {out}")
     return report

@@ -9,7 +9,15 @@ from __future__ import annotations
 import random
 
 from ttscale.learn.labels import Labelled
-from ttscale.toyworld.arith import check_steps, expr_of_problem, problem_text, solution_steps
+from ttscale.toyworld.arith import (
+    check_steps,
+    expr_of_problem,
+    move_of,
+    problem_text,
+    replay,
+    solution_steps,
+    step_text,
+)
 from ttscale.toyworld.problems import test_split, train_stream
 from ttscale.types import Problem
 
@@ -55,6 +63,33 @@ def synthetic(problems: list[Problem], share_bad: float, seed: int) -> list[Labe
         if int((i + 1) * share_bad) > int(i * share_bad):
             steps = slip(steps, rng)
         out.append(Labelled(p.problem, steps, check_steps(p.problem, steps), f"{p.unique_id}/s"))
+    return out
+
+
+def twins(records: list[Labelled], seed: int) -> list[Labelled]:
+    """Each wrong sample's corrected twin: its steps up to the first wrong one, that step put
+    right (the same pair combined exactly, or a legal move where it named none), then a valid
+    finish in a random legal order.
+
+    A twin pairs each real error with the same context done right, so that how hard a
+    problem looks tells the verifier nothing: only the step itself does.
+    """
+    rng = random.Random(seed)
+    out = []
+    for r in records:
+        k = r.earliest_error
+        if k < 0:
+            continue
+        expr = replay(r.problem, r.steps[:k])
+        if expr is None:  # a labelling that disagrees with the checker: not a toy record
+            continue
+        i = move_of(expr, r.steps[k]) if expr.ops else None
+        head = r.steps[:k]
+        if i is not None:
+            text, expr = step_text(expr, i)
+            head = head + [text]
+        steps = head + solution_steps(expr, rng)
+        out.append(Labelled(r.problem, steps, check_steps(r.problem, steps), f"{r.id}/twin"))
     return out
 
 

@@ -43,8 +43,9 @@ def encode_example(
     ``labels`` is -100 except at step ends: the good/bad token id (math_shepherd) or 1/0
     (token_classification). ``until_error`` labels the steps up to the first bad one only
     (ProcessBench's view: what follows an error has no label of its own), so the PRM must
-    judge each step rather than guess from the problem whether an error came earlier. ``lm_labels`` holds the ids of the text up to the last good step
-    before the first bad one (math_shepherd's auxiliary LM loss), -100 elsewhere.
+    judge each step rather than guess from the problem whether an error came earlier.
+    ``lm_labels`` holds the ids of the text up to the last good step before the first bad
+    one (math_shepherd's LM loss), -100 elsewhere.
     """
     prompt, steps, good = example["prompt"], example["completions"], example["labels"]
     if len(steps) != len(good):
@@ -99,8 +100,12 @@ class Collator:
 
 
 def prm_loss(model: Any, batch: dict[str, torch.Tensor], tokens: Tokens, ids: tuple[int, int],
-             lm_weight: float, rank_weight: float = 0.0) -> torch.Tensor:  # fmt: skip
+             lm_weight: float, rank_weight: float = 0.0,
+             cls_weight: float = 1.0) -> torch.Tensor:  # fmt: skip
     """The training loss of one batch (``ids``: the good and bad token ids).
+
+    ``cls_weight`` scales the step labels' loss: 0 with ``lm_weight`` 1 is plain LM training
+    on the steps, in the very input format the PRM reads (``learn.py``'s pretraining).
 
     ``rank_weight`` adds a within-problem ranking loss: for every pair of samples of one
     problem (``batch["group"]``) of which one is wholly right and one is not, softplus of
@@ -120,6 +125,7 @@ def prm_loss(model: Any, batch: dict[str, torch.Tensor], tokens: Tokens, ids: tu
         pair = logits[where][:, list(ids)].float()  # softmax over just good and bad, as read
         loss = torch.nn.functional.cross_entropy(pair, (labels[where] == ids[1]).long())
         bad = labels == ids[1]
+    loss = loss * cls_weight
     if rank_weight:
         loss = loss + rank_weight * ranking_loss(margin, where, bad, batch["group"])
     if lm_weight and tokens.format == "math_shepherd":
@@ -145,7 +151,7 @@ def ranking_loss(margin: torch.Tensor, where: torch.Tensor, bad: torch.Tensor,
 
 def make_trainer(model: Any, tokenizer: Any, tokens: Tokens, records: list[dict[str, Any]],
                  args: Any, lm_weight: float = 0.0, until_error: bool = False,
-                 rank_weight: float = 0.0) -> Any:  # fmt: skip
+                 rank_weight: float = 0.0, cls_weight: float = 1.0) -> Any:  # fmt: skip
     """A ``transformers.Trainer`` over ``records`` (TRL format), with the PRM loss.
 
     With ``rank_weight``, batches hold whole problems: records are grouped by prompt, the
@@ -161,7 +167,7 @@ def make_trainer(model: Any, tokenizer: Any, tokens: Tokens, records: list[dict[
 
     class PRMTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-            loss = prm_loss(model, inputs, tokens, ids, lm_weight, rank_weight)
+            loss = prm_loss(model, inputs, tokens, ids, lm_weight, rank_weight, cls_weight)
             return (loss, None) if return_outputs else loss
 
         def _get_train_sampler(self, *args, **kwargs):

@@ -139,6 +139,30 @@ def check_steps(problem: str, steps: list[str]) -> list[bool]:
     return labels
 
 
+def replay(problem: str, steps: list[str]) -> Expr | None:
+    """The expression left after ``steps``, or None if one of them is wrong."""
+    expr: Expr | None = expr_of_problem(problem)
+    for raw in steps:
+        if expr is None:
+            return None
+        expr, ok = _check_one(expr, raw.strip())
+        if not ok:
+            return None
+    return expr
+
+
+def move_of(expr: Expr, step: str) -> int | None:
+    """The legal pair that ``step`` combines (whatever result it wrote), or None."""
+    m = _STEP_RE.match(step.strip())
+    if not m:
+        return None
+    a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
+    for i in expr.legal_moves():
+        if (expr.values[i], expr.ops[i], expr.values[i + 1]) == (a, op, b):
+            return i
+    return None
+
+
 def _check_one(expr: Expr, step: str) -> tuple[Expr | None, bool]:
     m = _ANSWER_RE.match(step)
     if m:
