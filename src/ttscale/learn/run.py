@@ -84,7 +84,7 @@ def pretrain(cfg: LearnConfig, model: Any, tok: Any, tokens: Any) -> float:
     The verifier must compute the arithmetic better than the policy whose steps it judges
     (search-and-learn pairs 1B policies with an 8B PRM); the toy world makes that base itself.
     It trains in the very text the PRM reads: a skill learnt under the chat template did not
-    carry over to it (docs/toy-world.md).
+    carry over to it (docs/results.md).
     """
     import shutil
     import tempfile
