@@ -154,13 +154,17 @@ def replay(problem: str, steps: list[str]) -> Expr | None:
 def move_of(expr: Expr, step: str) -> int | None:
     """The legal pair that ``step`` combines (whatever result it wrote), or None."""
     m = _STEP_RE.match(step.strip())
-    if not m:
-        return None
-    a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
-    for i in expr.legal_moves():
-        if (expr.values[i], expr.ops[i], expr.values[i + 1]) == (a, op, b):
-            return i
-    return None
+    pairs = _pairs(expr, int(m.group(1)), m.group(2), int(m.group(3))) if m else []
+    return pairs[0] if pairs else None
+
+
+def _pairs(expr: Expr, a: int, op: str, b: int) -> list[int]:
+    """The legal moves of ``expr`` that combine ``a op b``."""
+    return [
+        i
+        for i in expr.legal_moves()
+        if (expr.values[i], expr.ops[i], expr.values[i + 1]) == (a, op, b)
+    ]
 
 
 def _check_one(expr: Expr, step: str) -> tuple[Expr | None, bool]:
@@ -172,9 +176,7 @@ def _check_one(expr: Expr, step: str) -> tuple[Expr | None, bool]:
     if not m or not expr.ops:
         return None, False
     a, op, b, r = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
-    for i in expr.legal_moves():
-        if (expr.values[i], expr.ops[i], expr.values[i + 1]) != (a, op, b):
-            continue
+    for i in _pairs(expr, a, op, b):
         value, nxt = expr.apply(i)
         written = m.group(5)
         if value == r and (str(nxt) == written if nxt.ops else written is None):
