@@ -82,7 +82,6 @@ def add_layers(model: Any, count: int, seed: int) -> Any:
     for layer in _decoder(bigger).layers[base:]:
         torch.nn.init.zeros_(layer.self_attn.o_proj.weight)
         torch.nn.init.zeros_(layer.mlp.down_proj.weight)
-    bigger.config.pad_token_id = model.config.pad_token_id
     return bigger
 
 
