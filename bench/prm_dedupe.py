@@ -80,7 +80,7 @@ def replay(prm, calls) -> tuple[tuple[list[list[float]], int], float]:
 def main() -> None:
     import torch
 
-    from ttscale.prm.math_shepherd import MathShepherdPRM
+    from ttscale.prm.likelihood import LikelihoodPRM
 
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -89,7 +89,7 @@ def main() -> None:
 
     calls = record_calls(args)
     new, old = (
-        MathShepherdPRM(args.prm, batch_size=args.prm_batch_size, dedupe=flag)
+        LikelihoodPRM(args.prm, batch_size=args.prm_batch_size, dedupe=flag)
         for flag in (True, False)
     )
     ((new_scores, new_tokens), (old_scores, old_tokens)), (tn, to) = replay_both(

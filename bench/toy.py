@@ -11,7 +11,7 @@ PRM = str(ROOT / "models" / "toy-prm")
 
 def toy_context(n: int, *, policy: str = POLICY, prm: str = PRM, max_tokens: int = 256,
                 batch_size: int = 128, prm_batch_size: int = 64, cache_mb: int = 0):  # fmt: skip
-    """A search Context: the hf backend and a math-shepherd PRM (or ``prm="oracle"``) at the
+    """A search Context: the hf backend and the toy PRM (``prm=toy``'s family, or ``prm="oracle"``) at the
     conf batch sizes, T=0.8, seed 0, both prefix caches at ``cache_mb`` MiB (0: off)."""
     from ttscale.backends.hf import HFGenerator
     from ttscale.prompts import build_prompt
@@ -24,9 +24,9 @@ def toy_context(n: int, *, policy: str = POLICY, prm: str = PRM, max_tokens: int
 
         reader = OraclePRM()
     else:
-        from ttscale.prm.math_shepherd import MathShepherdPRM
+        from ttscale.prm.likelihood import LikelihoodPRM
 
-        reader = MathShepherdPRM(prm, batch_size=prm_batch_size, prefix_cache_mb=cache_mb)
+        reader = LikelihoodPRM(prm, batch_size=prm_batch_size, prefix_cache_mb=cache_mb)
     return Context(
         generator=gen,
         scorer=PRMScorer(reader),

@@ -142,7 +142,7 @@ CONFIG_CASES = {
         "prm.step_tag='<step>' is not a single token of this PRM's tokenizer",
     ),
     "prm label token not in tokenizer": (
-        ["prm.good_token='\u00a7'"],
+        ["prm.name=math_shepherd", "+prm.good_token='\u00a7'"],
         "prm.good_token='\u00a7' is not a single token",
     ),
     "malformed Hub repo id": (

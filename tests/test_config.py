@@ -83,7 +83,7 @@ def test_cli_rejects_bad_value_with_one_clear_line(tmp_path):
 
 
 def test_errors_name_the_preset_the_user_typed(tmp_path):
-    """prm=toy is a math_shepherd PRM: the error says prm=toy, with the family beside it."""
+    """prm=toy is a likelihood PRM: the error says prm=toy, with the family beside it."""
     from ttscale.sweep.hydra import compose_sweep
 
     proc = subprocess.run(
@@ -91,10 +91,10 @@ def test_errors_name_the_preset_the_user_typed(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
-    assert "prm.noise: not used by prm=toy (prm.name=math_shepherd); it reads:" in proc.stderr
+    assert "prm.noise: not used by prm=toy (prm.name=likelihood); it reads:" in proc.stderr
     # A sweep task's config carries Hydra's choices: the same words.
     (task,) = compose_sweep(["prm=toy", "+prm.noise=0.3"])
-    with pytest.raises(ConfigError, match=r"not used by prm=toy \(prm.name=math_shepherd\)"):
+    with pytest.raises(ConfigError, match=r"not used by prm=toy \(prm.name=likelihood\)"):
         validate(task)
     # Typed as the family, the family is the name.
     with pytest.raises(ConfigError, match=r"not used by prm.name=oracle; it reads"):

@@ -47,6 +47,6 @@ def test_a_policy_given_as_a_value_head_prm_is_refused(policy_path):
 
 
 def test_the_toy_prm_loads_with_every_weight(prm_path):
-    from ttscale.prm.math_shepherd import MathShepherdPRM
+    from ttscale.prm.likelihood import LikelihoodPRM
 
-    assert MathShepherdPRM(prm_path, device="cpu").model is not None
+    assert LikelihoodPRM(prm_path, device="cpu").model is not None

@@ -70,8 +70,13 @@ def test_pretraining_and_freezing_are_checked_before_anything_loads() -> None:
 
     with pytest.raises(ConfigError, match="freeze_base needs train.add_layers"):
         validate_learn(compose_learn("train.freeze_base=true", "train.add_layers=0"))
-    with pytest.raises(ConfigError, match="needs prm_format=math_shepherd"):
+    with pytest.raises(ConfigError, match="needs a format with an LM head"):
         validate_learn(compose_learn("pretrain.steps=5", "prm_format=token_classification"))
+    with pytest.raises(ConfigError, match="train.steps=0: prm_format=math_shepherd is a class"):
+        validate_learn(compose_learn("prm_format=math_shepherd", "train.steps=0"))
+    with pytest.raises(ConfigError, match="train.rank_weight: prm_format=likelihood has no"):
+        validate_learn(compose_learn("prm_format=likelihood", "train.rank_weight=1"))
+    validate_learn(compose_learn("prm_format=likelihood", "train.steps=0", "pretrain.steps=5"))
     with pytest.raises(ConfigError, match="toy world only"):
         validate_learn(compose_learn("pretrain.steps=5", "data=rollouts",
                                      "data.run=['model=toy']"))  # fmt: skip

@@ -107,9 +107,16 @@ def test_prm_eval_needs_a_prm_and_data(capsys) -> None:
     assert "choose one" in capsys.readouterr().err
 
 
+FORMATS = {  # learn.py's format, its options here, the PRM preset that reads it
+    "token_classification": (["pretrain.steps=0"], "token-classification"),
+    "likelihood": (["pretrain.steps=2", "pretrain.batch_size=4"], "likelihood"),
+}
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_learn_trains_a_prm_that_prm_eval_and_the_search_path_read(
-    tmp_path, make_cfg, policy_path
+    fmt, tmp_path, make_cfg, policy_path
 ) -> None:
     """learn -> prm_eval -> search, in miniature (a few steps: the loop, not the quality)."""
     import subprocess
@@ -119,16 +126,20 @@ def test_learn_trains_a_prm_that_prm_eval_and_the_search_path_read(
     from ttscale.learn.prm_eval import main as prm_eval
     from ttscale.run.pipeline import main as run
 
+    options, preset = FORMATS[fmt]
     out = tmp_path / "prm"
-    cmd = [sys.executable, "learn.py", "prm_format=token_classification", "data.problems=12",
+    cmd = [sys.executable, "learn.py", f"prm_format={fmt}", "data.problems=12",
            "data.samples=2", "data.synthetic=8", "data.held_out=6", "train.steps=4",
-           "train.batch_size=8", f"out={out}", "progress=false"]  # fmt: skip
+           "train.batch_size=8", f"out={out}", "progress=false", *options]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "learn.json").read_text())
     assert report["held_out"] == 6 and "step_auc" in report["held_out_metrics"]
-    assert prm_eval(["prm=token-classification", f"prm.path={out}",
+    if fmt == "likelihood":  # fitted on the policy's samples: 12 problems x 2, less 6 held out
+        assert report["calibration"]["steps"] > 18 and report["pretrain_seconds"] > 0
+        assert json.loads((out / "config.json").read_text())["ttscale_likelihood"]
+    assert prm_eval([f"prm={preset}", f"prm.path={out}",
                      f"data={out / 'processbench.jsonl'}"]) == 0  # fmt: skip
-    summary = run(make_cfg("prm=token-classification", f"prm.path={out}", "n=2",
+    summary = run(make_cfg(f"prm={preset}", f"prm.path={out}", "n=4", "approach=beam_search",
                            "dataset.num_samples=2"))  # fmt: skip
     assert summary["num_problems"] == 2

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from ttscale.prm.aggregate import aggregate
-from ttscale.prm.math_shepherd import MathShepherdPRM, format_input
+from ttscale.prm.likelihood import LikelihoodPRM
+from ttscale.prm.math_shepherd import format_input
 from ttscale.prm.oracle import OraclePRM
 
 Q = "Compute 1+2*3."
@@ -22,7 +23,7 @@ def test_format_matches_math_shepherd():
 
 @pytest.fixture(scope="module")
 def toy_prm(prm_path):
-    return MathShepherdPRM(prm_path, batch_size=2)
+    return LikelihoodPRM(prm_path, batch_size=2)
 
 
 def test_one_score_per_step_in_unit_interval(toy_prm):
@@ -35,7 +36,7 @@ def test_one_score_per_step_in_unit_interval(toy_prm):
 
 def test_batch_size_does_not_change_scores(prm_path, toy_prm):
     items = [GOOD, BAD, GOOD[:2], BAD[:1], GOOD]
-    big = MathShepherdPRM(prm_path, batch_size=64).score([Q] * 5, items).scores
+    big = LikelihoodPRM(prm_path, batch_size=64).score([Q] * 5, items).scores
     small = toy_prm.score([Q] * 5, items).scores
     for a, b in zip(big, small):
         assert a == pytest.approx(b, abs=1e-4)
@@ -43,8 +44,8 @@ def test_batch_size_does_not_change_scores(prm_path, toy_prm):
 
 def test_toy_prm_prefers_correct_steps(toy_prm, prm_path):
     """Over its 400 held-out policy samples (written by learn.py), correct steps score above
-    the first wrong step of each sample: step AUC 0.885 when trained. A single example is too
-    weak a check: the committed PRM scores the slip ``2*3=5`` (0.77) above ``2*3=6`` (0.71)."""
+    the first wrong step of each sample: step AUC 0.971 when trained; and the slip ``2*3=5``
+    scores below ``2*3=6``."""
     from pathlib import Path
 
     from ttscale.learn.labels import read_jsonl
@@ -53,12 +54,14 @@ def test_toy_prm_prefers_correct_steps(toy_prm, prm_path):
 
     cases = read_jsonl(Path(prm_path) / "processbench.jsonl")
     assert len(cases) == 400
-    assert step_auc([c["label"] for c in cases], score_cases(toy_prm, cases)) > 0.8
+    assert step_auc([c["label"] for c in cases], score_cases(toy_prm, cases)) > 0.9
+    good, bad = toy_prm.score([Q, Q], [GOOD, BAD]).scores
+    assert all(g > b for g, b in zip(good, bad))
 
 
 def test_missing_step_token_is_a_clear_error(prm_path):
     with pytest.raises(ValueError, match=r"prm.step_tag='<step>' is not a single token"):
-        MathShepherdPRM(prm_path, step_tag="<step>")
+        LikelihoodPRM(prm_path, step_tag="<step>")
 
 
 def test_oracle_scores_exactly_and_noise_is_seeded():

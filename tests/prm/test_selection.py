@@ -38,7 +38,11 @@ def test_oracle_and_none():
         ("rlhflow", {"path": "x", "step_tag": "ки"}, "prm.step_tag: not used by prm.name=rlhflow"),
         ("skywork", {"path": None}, "prm.path: required for prm.name=skywork"),
         ("oracle", {"good_token": "+"}, "prm.good_token: not used by prm.name=oracle"),
-        ("shepherd", {}, "prm.name: unknown prm 'shepherd'; valid: none, math_shepherd"),
+        (
+            "shepherd",
+            {},
+            "prm.name: unknown prm 'shepherd'; valid: none, likelihood, math_shepherd",
+        ),
     ],
 )
 def test_check_options_names_the_key(name, values, message):

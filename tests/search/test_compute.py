@@ -29,12 +29,12 @@ def _spy(model, counts: dict[str, int], key: str, prefill_only: bool) -> None:
 @pytest.mark.parametrize("approach", ["best_of_n", "beam_search", "dvts"])
 def test_prompt_and_prm_tokens_are_what_the_models_read(policy_path, prm_path, approach):
     from ttscale.backends.hf import HFGenerator
-    from ttscale.prm.math_shepherd import MathShepherdPRM
+    from ttscale.prm.likelihood import LikelihoodPRM
     from ttscale.prompts import build_prompt
     from ttscale.search import APPROACHES
 
     gen = HFGenerator(policy_path, device="cpu", batch_size=64, progress=False)
-    prm = MathShepherdPRM(prm_path, batch_size=16, device="cpu")
+    prm = LikelihoodPRM(prm_path, batch_size=16, device="cpu")
     counts = {"prefill": 0, "prm": 0}
     _spy(gen.model, counts, "prefill", prefill_only=True)
     _spy(prm.model, counts, "prm", prefill_only=False)

@@ -51,7 +51,7 @@ def close_key(key: str, candidates: Iterable[str]) -> str | None:
 
 
 def as_typed(message: str, choices: Mapping[str, str | None]) -> str:
-    """Name a family as the preset the user chose: ``prm=toy (prm.name=math_shepherd)``.
+    """Name a family as the preset the user chose: ``prm=toy (prm.name=likelihood)``.
 
     Checks speak of ``prm.name``, the adapter family; a user who typed ``prm=toy`` never saw
     that name. ``choices`` are Hydra's ``runtime.choices`` (group -> chosen preset).

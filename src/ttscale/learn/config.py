@@ -37,7 +37,7 @@ class DataConfig(_Strict):
 
 
 class FormatConfig(_Strict):
-    name: Literal["math_shepherd", "token_classification"]
+    name: Literal["math_shepherd", "token_classification", "likelihood"]
     step_tag: str = "ки"
     good_token: str = "+"
     bad_token: str = "-"
@@ -57,7 +57,7 @@ class BaseConfig(_Strict):
 
 
 class TrainSettings(_Strict):
-    steps: int = Field(2000, ge=1)
+    steps: int = Field(2000, ge=0)  # likelihood: LM steps on the good prefixes (0: none)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(5e-4, gt=0)
     warmup: int = Field(100, ge=0)
@@ -102,9 +102,16 @@ class LearnConfig(_Strict):
         if self.pretrain.steps and self.data.source != "toy":
             raise ValueError("pretrain.steps: exact solutions exist in the toy world only "
                              "(start a real PRM from a stronger base instead: base=...)")  # fmt: skip
-        if self.pretrain.steps and self.prm_format.name != "math_shepherd":
-            raise ValueError("pretrain.steps: LM pretraining needs prm_format=math_shepherd "
-                             "(a token classifier has no LM head)")  # fmt: skip
+        name = self.prm_format.name
+        if self.pretrain.steps and name == "token_classification":
+            raise ValueError("pretrain.steps: LM pretraining needs a format with an LM head "
+                             "(prm_format=likelihood or math_shepherd)")  # fmt: skip
+        if name != "likelihood" and not self.train.steps:
+            raise ValueError(f"train.steps=0: prm_format={name} is a classifier that must be "
+                             "trained (e.g. train.steps=400)")  # fmt: skip
+        if name == "likelihood" and self.train.rank_weight:
+            raise ValueError("train.rank_weight: prm_format=likelihood has no classifier to "
+                             "rank with (its train steps are LM steps)")  # fmt: skip
         if self.data.twins and self.data.source != "toy":
             raise ValueError("data.twins: corrected twins need the toy world's exact checker")
         return self

@@ -28,9 +28,9 @@ def build_model(cfg: LearnConfig) -> tuple[Any, Any]:
     source = b.path or b.scratch_from
     tok = AutoTokenizer.from_pretrained(source)
     cls = (
-        AutoModelForCausalLM
-        if cfg.prm_format.name == "math_shepherd"
-        else AutoModelForTokenClassification
+        AutoModelForTokenClassification
+        if cfg.prm_format.name == "token_classification"
+        else AutoModelForCausalLM
     )
     extra = {"num_labels": 2} if cls is AutoModelForTokenClassification else {}
     torch.manual_seed(cfg.seed)

@@ -18,6 +18,8 @@ from typing import Any
 from ttscale.learn.config import LearnConfig
 from ttscale.learn.labels import Labelled, label_with_checker, label_with_rollouts, sample_solutions
 
+CALIBRATION_RECORDS = 4000  # of the policy's labelled samples: plenty for two parameters
+
 
 def _policy(cfg: LearnConfig) -> tuple[Any, Any, list]:
     """(generator, prompt function, problems) of the data source."""
@@ -113,7 +115,7 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
     from ttscale.learn.labels import write_jsonl
     from ttscale.learn.model import add_layers, build_model, freeze_base
     from ttscale.learn.toy_data import synthetic, train_problems, twins
-    from ttscale.learn.trainer import Tokens, make_trainer, training_args
+    from ttscale.learn.trainer import Tokens
     from ttscale.run.threads import set_torch_threads
 
     set_torch_threads(cfg.threads)
@@ -123,9 +125,10 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
     rng = random.Random(cfg.seed)
     rng.shuffle(records)
     held, train = records[: cfg.data.held_out], records[cfg.data.held_out :]
-    if cfg.data.twins:
+    sampled = list(train)  # the policy's own samples: what a calibration must fit
+    if cfg.data.twins and cfg.train.steps:  # extra training records: nothing else reads them
         train += twins(train, cfg.seed + 29)
-    if cfg.data.synthetic:
+    if cfg.data.synthetic and cfg.train.steps:
         if cfg.data.source != "toy":
             raise ValueError("data.synthetic: only the toy world has an exact checker")
         train += synthetic(train_problems(cfg.data.synthetic, cfg.seed + 13), 0.5, cfg.seed)
@@ -137,7 +140,9 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
 
     model, tok = build_model(cfg)
     f, t = cfg.prm_format, cfg.train
-    tokens = Tokens(f.name, f.step_tag, f.good_token, f.bad_token, f.separator)
+    # The likelihood PRM reads the math-shepherd input: its LM trains in that text.
+    tokens = Tokens("math_shepherd" if f.name == "likelihood" else f.name,
+                    f.step_tag, f.good_token, f.bad_token, f.separator)  # fmt: skip
     pretrain_s = pretrain(cfg, model, tok, tokens) if cfg.pretrain.steps else 0.0
     if t.add_layers:
         layers = model.config.num_hidden_layers
@@ -146,29 +151,51 @@ def learn(cfg: LearnConfig) -> dict[str, Any]:
         print(f"{t.add_layers} layers added on the base's {layers}"
               + (f"; the base frozen, {trainable / 1e6:.2f}M parameters train" if trainable
                  else ""), flush=True)  # fmt: skip
+    train_s = train_prm(cfg, model, tok, tokens, train) if t.steps else 0.0
+
+    model.to(getattr(torch, cfg.save_dtype)).save_pretrained(out)
+    tok.save_pretrained(out)
+    calibration = None
+    if f.name == "likelihood":  # fitted on the saved weights, read as inference reads them
+        from ttscale.learn.calibrate import calibrate
+
+        calibration = calibrate(out, sampled[:CALIBRATION_RECORDS])
+        print(f"calibrated on {calibration['steps']} steps: scale {calibration['scale']:.3f}, "
+              f"bias {calibration['bias']:.3f}", flush=True)  # fmt: skip
+    write_jsonl(out / "prm_data.jsonl", [r.to_trl() for r in train])
+    write_jsonl(out / "processbench.jsonl", [r.to_processbench("policy") for r in held])
+    report = {"config": cfg.model_dump(), "records": len(records), "train_records": len(train),
+              "held_out": len(held), "label_seconds": round(label_s, 1),
+              "pretrain_seconds": round(pretrain_s, 1), "train_seconds": round(train_s, 1),
+              "calibration": calibration, "held_out_metrics": evaluate(cfg, out, held)}  # fmt: skip
+    (out / "learn.json").write_text(json.dumps(report, indent=2, default=str))
+    print(f"trained in {pretrain_s + train_s:.0f}s; saved {out}")
+    return report
+
+
+def train_prm(cfg: LearnConfig, model: Any, tok: Any, tokens: Any, train: list[Labelled]) -> float:
+    """The PRM's training on the labelled records; return its seconds.
+
+    A classifier learns its +/- (or label) at step ends; the likelihood PRM's LM learns the
+    good steps only (the LM loss up to each record's first bad step).
+    """
+    from ttscale.learn.trainer import make_trainer, training_args
+
+    t = cfg.train
     scratch = tempfile.mkdtemp(prefix="ttscale-learn-")  # Trainer's own files: not the PRM's
     args = training_args(scratch, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
                          warmup=t.warmup, seed=cfg.seed, weight_decay=t.weight_decay,
                          log_every=t.log_every)  # fmt: skip
     args.disable_tqdm = not cfg.progress
-    trainer = make_trainer(model, tok, tokens, [r.to_trl() for r in train], args, t.lm_weight,
-                           until_error=t.labels == "until_error",
-                           rank_weight=t.rank_weight)  # fmt: skip
-    t1 = time.time()
+    lm_only = cfg.prm_format.name == "likelihood"
+    trainer = make_trainer(model, tok, tokens, [r.to_trl() for r in train],
+                           args, 1.0 if lm_only else t.lm_weight,
+                           until_error=t.labels == "until_error", rank_weight=t.rank_weight,
+                           cls_weight=0.0 if lm_only else 1.0)  # fmt: skip
+    t0 = time.time()
     trainer.train()
-    train_s = time.time() - t1
     shutil.rmtree(scratch, ignore_errors=True)
-
-    model.to(getattr(torch, cfg.save_dtype)).save_pretrained(out)
-    tok.save_pretrained(out)
-    write_jsonl(out / "prm_data.jsonl", [r.to_trl() for r in train])
-    write_jsonl(out / "processbench.jsonl", [r.to_processbench("policy") for r in held])
-    report = {"config": cfg.model_dump(), "records": len(records), "train_records": len(train),
-              "held_out": len(held), "label_seconds": round(label_s, 1),
-              "pretrain_seconds": round(pretrain_s, 1), "train_seconds": round(train_s, 1), "held_out_metrics": evaluate(cfg, out, held)}  # fmt: skip
-    (out / "learn.json").write_text(json.dumps(report, indent=2, default=str))
-    print(f"trained in {train_s:.0f}s; saved {out}")
-    return report
+    return time.time() - t0
 
 
 def evaluate(cfg: LearnConfig, folder: Path, held: list[Labelled]) -> dict[str, Any]:
@@ -180,8 +207,12 @@ def evaluate(cfg: LearnConfig, folder: Path, held: list[Labelled]) -> dict[str, 
     from ttscale.prm import build_prm
 
     f = cfg.prm_format
-    opts = ({"step_tag": f.step_tag, "good_token": f.good_token, "bad_token": f.bad_token}
-            if f.name == "math_shepherd" else {"step_separator": f.separator})  # fmt: skip
+    opts = {
+        "math_shepherd": {"step_tag": f.step_tag, "good_token": f.good_token,
+                          "bad_token": f.bad_token},
+        "likelihood": {"step_tag": f.step_tag},
+        "token_classification": {"step_separator": f.separator},
+    }[f.name]  # fmt: skip
     prm = build_prm(PRMConfig(name=f.name, path=str(folder), batch_size=64, **opts))
     cases = [r.to_processbench() for r in held]
     report = processbench_report([c["label"] for c in cases], score_cases(prm, cases), 0.5)

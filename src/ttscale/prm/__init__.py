@@ -18,6 +18,7 @@ PRMS.add("rlhflow", "ttscale.prm.rlhflow:RLHFlowPRM")
 PRMS.add("skywork", "ttscale.prm.skywork:SkyworkPRM")
 PRMS.add("qwen_math_prm", "ttscale.prm.qwen_math:QwenMathPRM")
 PRMS.add("token_classification", "ttscale.prm.token_classification:TokenClassificationPRM")
+PRMS.add("likelihood", "ttscale.prm.likelihood:LikelihoodPRM")
 PRMS.add("oracle", "ttscale.prm.oracle:OraclePRM")
 
 _MODEL_KEYS = ("path", "batch_size", "device", "dtype", "token_ids", "input_format",
@@ -29,6 +30,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "skywork": (*_MODEL_KEYS, "step_tag"),
     "qwen_math_prm": (*_MODEL_KEYS, "step_tag", "system_prompt"),
     "token_classification": (*_MODEL_KEYS, "step_separator"),
+    "likelihood": (*_MODEL_KEYS, "step_tag"),
     "oracle": ("noise",),
 }
 # Keys that have a value whatever the family (schema defaults), so never "unused".

@@ -28,10 +28,12 @@ INPUT_FORMATS = ("reference", "sal")
 
 @dataclass(frozen=True)
 class Encoded:
-    """One item as the PRM sees it: ``positions[k]`` is where step k's score is read."""
+    """One item as the PRM sees it: ``positions[k]`` is where step k's score is read;
+    ``start`` is the answer's first token (where a family that reads spans begins)."""
 
     ids: list[int]
     positions: list[int]
+    start: int = 0
 
 
 class TokenPRM(FromConfig):
@@ -50,9 +52,15 @@ class TokenPRM(FromConfig):
             tokens (:mod:`ttscale.prefix_cache`); 0 reads every input whole.
         **options: the family's token strings (``step_tag``, ``good_token``, ...).
 
+    A family whose output at a position needs the position before it (a token's
+    log-likelihood) sets ``reads_previous``: a cached prefix's last token is then read again
+    with the new ones, so the first new token has its context.
+
     The tokenizer loads first and every token string is checked before any weights load, so
     a wrong ``prm.step_tag`` fails in seconds, naming the key.
     """
+
+    reads_previous = False
 
     def __init__(
         self,
@@ -186,7 +194,19 @@ class TokenPRM(FromConfig):
         """
         raise NotImplementedError
 
+    def step_scores(self, values: torch.Tensor, item: Encoded) -> list[float]:
+        """One item's step scores from its per-position outputs: those at its positions."""
+        return values[item.positions].tolist()
+
     # -- shared machinery ------------------------------------------------------------------
+
+    def reference_only(self, family: str) -> None:
+        """Refuse ``input_format=sal`` for a family search-and-learn never had."""
+        if self.input_format == "sal":
+            raise ValueError(
+                f"prm.input_format=sal: search-and-learn has no {family} PRM; "
+                "use prm.input_format=reference"
+            )
 
     def token_id(self, text: str, key: str) -> int:
         """The single token id of ``text`` (the value of ``prm.<key>``), or a clear error."""
@@ -239,7 +259,7 @@ class TokenPRM(FromConfig):
             else:
                 values, hits = self._read_cached([encoded[i].ids for i in rows])
             for r, i in enumerate(rows):
-                scores[i] = values[r][encoded[i].positions].tolist()
+                scores[i] = self.step_scores(values[r], encoded[i])
                 computed[i] += len(encoded[i].ids) - hits[r]
                 cached[i] = max(0, len(encoded[i].ids) - computed[i])
         for i, j in enumerate(source):
@@ -295,12 +315,18 @@ class TokenPRM(FromConfig):
         from transformers import DynamicCache
 
         assert self.cache is not None
-        hits = [self.cache.match(row) for row in rows]
+        found = [self.cache.match(row) for row in rows]
         out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
-        todo = [r for r, h in enumerate(hits) if h.length < len(rows[r])]
-        for r, h in enumerate(hits):
+        todo = [r for r, h in enumerate(found) if h.length < len(rows[r])]
+        for r, h in enumerate(found):
             if h.length == len(rows[r]):  # read before, whole: nothing to compute
                 out[r] = self.cache.values(h).float().cpu()
+        # The prefix's last token is read again where the first new one needs its output.
+        again = [
+            int(self.reads_previous and 0 < h.length < len(row)) for h, row in zip(found, rows)
+        ]
+        hits = [self.cache.match(row, h.length - a) if a else h
+                for row, h, a in zip(rows, found, again)]  # fmt: skip
         if todo:
             lay = batch_past(self.cache, [hits[r] for r in todo],
                              [rows[r][hits[r].length :] for r in todo],
@@ -313,8 +339,10 @@ class TokenPRM(FromConfig):
                 cols = slice(lay.width, lay.width + n)  # the row's new tokens; its prefix is cached
                 kv = [(x.keys[k, :, cols], x.values[k, :, cols]) for x in past.layers]
                 new = values[k, :n]
-                self.cache.insert(rows[r], kv, new, offset=hit)
-                out[r] = (torch.cat([self.cache.values(hits[r]), new]) if hit else new).cpu()
+                self.cache.insert(rows[r], kv, new, offset=hit)  # the re-read token kept as was
+                if hit:  # the re-read token's own output is the cached one (its context was cut)
+                    new = torch.cat([self.cache.values(found[r]), new[again[r] :]])
+                out[r] = new.cpu()
         return out, [h.length for h in hits]
 
 

@@ -41,11 +41,7 @@ class TokenClassificationPRM(TokenPRM):
     """
 
     def setup(self, step_separator: str = "\n") -> None:
-        if self.input_format == "sal":
-            raise ValueError(
-                "prm.input_format=sal: search-and-learn has no token-classification PRM; "
-                "use prm.input_format=reference"
-            )
+        self.reference_only("token-classification")
         self.separator = step_separator
         encode_trl(self.tokenizer, "", ["x"], step_separator)  # an empty separator fails now
 
