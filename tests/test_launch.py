@@ -276,9 +276,11 @@ def test_merge_names_a_bad_chunk_and_merges_nothing_wrong(tmp_path, damage, caps
 
 
 def _close(a: Any, b: Any) -> bool:
-    """Equal, except floats that only need to agree to 1e-5 (relative)."""
+    """Equal, except floats that only need to agree to 1e-4 (relative): the toy PRM's score
+    is a sigmoid of a sum of ~60 float32 log-probabilities, whose absolute rounding (about
+    1e-5) becomes the score's relative error."""
     if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-5)
+        return math.isclose(a, b, rel_tol=1e-4)
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):

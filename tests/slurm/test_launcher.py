@@ -141,7 +141,7 @@ def test_a_sweep_whose_runs_share_a_hub_branch_stops_before_any_task_runs(tmp_pa
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert "error: nothing was launched: 1 problem(s) in the sweep" in done.stderr
     assert "prm=oracle: writes the same results (hf://datasets/user/runs@" in done.stderr
-    assert "as prm=toy" in done.stderr and "prm.name: 'math_shepherd' -> 'oracle'" in done.stderr
+    assert "as prm=toy" in done.stderr and "prm.name: 'likelihood' -> 'oracle'" in done.stderr
     assert not (tmp_path / "res").exists()  # no task ran
 
 
