@@ -18,7 +18,7 @@ import torch
 
 from ttscale.files import atomic_write_bytes
 from ttscale.learn.labels import Labelled
-from ttscale.prm.likelihood import CONFIG_KEY
+from ttscale.prm.likelihood import CONFIG_KEY, LikelihoodPRM
 
 RIDGE = 1e-2  # on the standardised slope: finite when the labels separate perfectly
 
@@ -50,8 +50,6 @@ def fit_logistic(
 
 def calibrate(folder: Path, records: Sequence[Labelled], batch_size: int = 64) -> dict[str, Any]:
     """Fit ``folder``'s likelihood PRM on ``records`` and write the fit into its config."""
-    from ttscale.prm.likelihood import LikelihoodPRM
-
     prm = LikelihoodPRM(str(folder), raw=True, batch_size=batch_size)
     totals = prm.score([r.problem for r in records], [r.steps for r in records]).scores
     x = [v for t in totals for v in t]

@@ -88,24 +88,32 @@ def pretrain(cfg: LearnConfig, model: Any, tok: Any, tokens: Any) -> float:
     It trains in the very text the PRM reads: a skill learnt under the chat template did not
     carry over to it (docs/results.md).
     """
-    import shutil
-    import tempfile
-
     from ttscale.learn.toy_data import synthetic, train_problems
-    from ttscale.learn.trainer import make_trainer, training_args
 
     p = cfg.pretrain
     problems = train_problems(p.steps * p.batch_size, cfg.seed + 17)
     records = [r.to_trl() for r in synthetic(problems, 0.0, cfg.seed + 17)]
-    scratch = tempfile.mkdtemp(prefix="ttscale-pretrain-")
-    args = training_args(scratch, steps=p.steps, batch_size=p.batch_size, lr=p.lr,
-                         warmup=p.warmup, seed=cfg.seed, log_every=cfg.train.log_every)  # fmt: skip
-    args.disable_tqdm = not cfg.progress
-    trainer = make_trainer(model, tok, tokens, records, args, lm_weight=1.0, cls_weight=0.0)
-    t0 = time.time()
-    trainer.train()
-    shutil.rmtree(scratch, ignore_errors=True)
-    return time.time() - t0
+    settings = dict(steps=p.steps, batch_size=p.batch_size, lr=p.lr, warmup=p.warmup,
+                    log_every=cfg.train.log_every)  # fmt: skip
+    return _fit(cfg, model, tok, tokens, records, settings, lm_weight=1.0, cls_weight=0.0)
+
+
+def _fit(cfg: LearnConfig, model: Any, tok: Any, tokens: Any, records: list[dict[str, Any]],
+         settings: dict[str, Any], **loss: Any) -> float:  # fmt: skip
+    """Run a ``Trainer`` over ``records`` (``settings``: ``training_args``'s, ``loss``:
+    ``make_trainer``'s); return its seconds. Its own files go to a scratch folder."""
+    from ttscale.learn.trainer import make_trainer, training_args
+
+    scratch = tempfile.mkdtemp(prefix="ttscale-learn-")  # Trainer's own files: not the PRM's
+    try:
+        args = training_args(scratch, seed=cfg.seed, **settings)
+        args.disable_tqdm = not cfg.progress
+        trainer = make_trainer(model, tok, tokens, records, args, **loss)
+        t0 = time.time()
+        trainer.train()
+        return time.time() - t0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def learn(cfg: LearnConfig) -> dict[str, Any]:
@@ -179,23 +187,13 @@ def train_prm(cfg: LearnConfig, model: Any, tok: Any, tokens: Any, train: list[L
     A classifier learns its +/- (or label) at step ends; the likelihood PRM's LM learns the
     good steps only (the LM loss up to each record's first bad step).
     """
-    from ttscale.learn.trainer import make_trainer, training_args
-
     t = cfg.train
-    scratch = tempfile.mkdtemp(prefix="ttscale-learn-")  # Trainer's own files: not the PRM's
-    args = training_args(scratch, steps=t.steps, batch_size=t.batch_size, lr=t.lr,
-                         warmup=t.warmup, seed=cfg.seed, weight_decay=t.weight_decay,
-                         log_every=t.log_every)  # fmt: skip
-    args.disable_tqdm = not cfg.progress
+    settings = dict(steps=t.steps, batch_size=t.batch_size, lr=t.lr, warmup=t.warmup,
+                    weight_decay=t.weight_decay, log_every=t.log_every)  # fmt: skip
     lm_only = cfg.prm_format.name == "likelihood"
-    trainer = make_trainer(model, tok, tokens, [r.to_trl() for r in train],
-                           args, 1.0 if lm_only else t.lm_weight,
-                           until_error=t.labels == "until_error", rank_weight=t.rank_weight,
-                           cls_weight=0.0 if lm_only else 1.0)  # fmt: skip
-    t0 = time.time()
-    trainer.train()
-    shutil.rmtree(scratch, ignore_errors=True)
-    return time.time() - t0
+    return _fit(cfg, model, tok, tokens, [r.to_trl() for r in train], settings,
+                lm_weight=1.0 if lm_only else t.lm_weight, cls_weight=0.0 if lm_only else 1.0,
+                until_error=t.labels == "until_error", rank_weight=t.rank_weight)  # fmt: skip
 
 
 def evaluate(cfg: LearnConfig, folder: Path, held: list[Labelled]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ttscale.prompts import split_steps  # noqa: F401  (re-exported: the toy world's step splitter)
@@ -126,29 +127,30 @@ def check_steps(problem: str, steps: list[str]) -> list[bool]:
     The final answer step is correct iff the expression is fully reduced and the boxed value
     equals it. Any step after the answer is wrong.
     """
-    expr: Expr | None = expr_of_problem(problem)
-    labels: list[bool] = []
-    for raw in steps:
-        step = raw.strip()
-        ok = False
-        if expr is not None:
-            expr, ok = _check_one(expr, step)
-        labels.append(ok)
-        if not ok:
-            expr = None
-    return labels
+    return [ok for ok, _ in _walk(problem, steps)]
 
 
 def replay(problem: str, steps: list[str]) -> Expr | None:
     """The expression left after ``steps``, or None if one of them is wrong."""
-    expr: Expr | None = expr_of_problem(problem)
-    for raw in steps:
-        if expr is None:
-            return None
-        expr, ok = _check_one(expr, raw.strip())
+    expr = expr_of_problem(problem)
+    for ok, after in _walk(problem, steps):
         if not ok:
             return None
+        expr = after
     return expr
+
+
+def _walk(problem: str, steps: list[str]) -> Iterator[tuple[bool, Expr | None]]:
+    """Per step: whether it is correct (a legal exact move after correct ones), and the
+    expression after it (None once a step was wrong)."""
+    expr: Expr | None = expr_of_problem(problem)
+    for raw in steps:
+        ok = False
+        if expr is not None:
+            expr, ok = _check_one(expr, raw.strip())
+        if not ok:
+            expr = None
+        yield ok, expr
 
 
 def move_of(expr: Expr, step: str) -> int | None:
