@@ -45,11 +45,15 @@ if __name__ == "__main__":
     from ttscale.redact import protect_cli
 
     protect_cli()  # Hydra's own error messages echo the command line
+    from ttscale.run.shutdown import exit_fast
+
+    code: object = None
     try:
         cli()
     except SystemExit as done:
-        if done.code == 1:  # Hydra's own error, printed above: name a mistyped key's fix
+        code = done.code
+        if code == 1:  # Hydra's own error, printed above: name a mistyped key's fix
             from ttscale.sweep.hydra import print_override_hints
 
             print_override_hints(sys.argv[1:])
-        raise
+    exit_fast(code)  # skips a second of module teardown; other exceptions end as usual
