@@ -43,13 +43,15 @@ class _Node:
 class Hit:
     """The longest cached prefix of a sequence: ``length`` tokens.
 
-    ``pieces`` are views of the tree's tensors taken at match time (per piece: its keys and
-    values per layer, and its outputs), so a later insert that splits a node cannot change
-    what a hit holds.
+    ``pieces``: per tree node on the path, its keys and values per layer, its outputs, and how
+    many of its tokens the hit takes. They are the node's tensors at match time: a later
+    insert that splits the node gives it new ones and leaves these as they were, so it
+    cannot change what a hit holds. Slicing waits until the tensors are used: most matches
+    only want the length.
     """
 
     length: int
-    pieces: tuple[tuple[KV, torch.Tensor | None], ...] = ()
+    pieces: tuple[tuple[KV, torch.Tensor | None, int], ...] = ()
 
 
 class PrefixCache:
@@ -92,8 +94,7 @@ class PrefixCache:
                 break
             n = min(len(child.ids), length - start)
             child.used = self._tick
-            kv = [(k[:, :n], v[:, :n]) for k, v in child.kv]
-            pieces.append((kv, None if child.values is None else child.values[:n]))
+            pieces.append((child.kv, child.values, n))
             start += n
         return Hit(length, tuple(pieces))
 
@@ -102,14 +103,14 @@ class PrefixCache:
         layers = len(hit.pieces[0][0])
         return [
             tuple(  # type: ignore[misc]
-                torch.cat([kv[layer][j] for kv, _ in hit.pieces], dim=1) for j in (0, 1)
+                torch.cat([kv[layer][j][:, :n] for kv, _, n in hit.pieces], dim=1) for j in (0, 1)
             )
             for layer in range(layers)
         ]
 
     def values(self, hit: Hit) -> torch.Tensor:
         """The stored outputs at the hit's positions (callers that store them only)."""
-        return torch.cat([values for _, values in hit.pieces])  # type: ignore[misc]
+        return torch.cat([values[:n] for _, values, n in hit.pieces])  # type: ignore[index]
 
     def insert(
         self,
@@ -227,7 +228,6 @@ class Layout:
 
 
 def batch_past(
-    cache: PrefixCache,
     hits: Sequence[Hit],
     new: Sequence[Sequence[int]],
     *,
@@ -236,7 +236,7 @@ def batch_past(
     device: torch.device,
     extra: int = 0,
 ) -> Layout:
-    """Lay out rows (a hit of ``cache`` plus new token ids) for a forward pass with a past.
+    """Lay out rows (a cache hit plus new token ids) for a forward pass with a past.
 
     ``extra`` columns are added to the mask (zeros) for tokens a decode appends later.
     """
@@ -255,15 +255,21 @@ def batch_past(
     past: KV = []
     found = [r for r, h in enumerate(hits) if h.length]
     if width:
-        per_row = {r: cache.kv(hits[r]) for r in found}
-        like = per_row[found[0]]
-        for layer, (k0, v0) in enumerate(like):
-            keys = k0.new_zeros((B, k0.shape[0], width, k0.shape[-1]))
-            vals = v0.new_zeros((B, v0.shape[0], width, v0.shape[-1]))
-            for r in found:
-                k, v = per_row[r][layer]
-                keys[r, :, : k.shape[1]] = k
-                vals[r, :, : v.shape[1]] = v
-            past.append((keys, vals))
+        for k0, v0 in hits[found[0]].pieces[0][0]:  # per layer: dtype, heads, head size
+            past.append((k0.new_zeros((B, k0.shape[0], width, k0.shape[-1])),
+                         v0.new_zeros((B, v0.shape[0], width, v0.shape[-1]))))  # fmt: skip
+        # Each piece goes straight into place, once for all the rows that share it (a beam's
+        # children, a question's samples): no per-row concatenation first.
+        rows_of: dict[tuple[int, int, int], tuple[KV, list[int]]] = {}
+        for r in found:
+            start = 0
+            for kv, _, n in hits[r].pieces:
+                rows_of.setdefault((id(kv), start, n), (kv, []))[1].append(r)
+                start += n
+        for (_, start, n), (kv, rows) in rows_of.items():
+            at = rows[0] if len(rows) == 1 else torch.tensor(rows, device=past[0][0].device)
+            for (keys, vals), (k, v) in zip(past, kv):
+                keys[at, :, start : start + n] = k[:, :n]
+                vals[at, :, start : start + n] = v[:, :n]
     return Layout(past, mask.to(device), positions.to(device), ids.to(device),
                   [h.length for h in hits], width)  # fmt: skip

@@ -28,7 +28,8 @@ def _texts(gen, prompts, params):
 @pytest.mark.slow
 def test_same_completions_as_transformers_dynamic_cache(hf_generator, dynamic_generator, prompts):
     # Budgets from 3 to 90 tokens and a stop string make rows finish at many different steps,
-    # so finished rows ride along, get dropped in bulk, and buffers grow past their first size.
+    # so finished rows leave one by one, later rows move into their places, and buffers grow
+    # past their first size.
     params = [
         SamplingParams(n=6, temperature=0.9, max_tokens=90, seed=1),
         SamplingParams(n=5, temperature=0.5, max_tokens=3, seed=2),
@@ -115,3 +116,33 @@ def test_prefix_reuse_across_calls_keeps_every_completion(
     assert any(c.finish_reason == "stop" for _, out in plain for cs in out for c in cs)
     assert computed["reused"] < computed["plain"] / 2
     assert reusing.prefix.bytes <= reusing.prefix.max_bytes
+
+
+@pytest.mark.parametrize("keep", [[0, 2, 3, 5], [4, 5], [0, 1, 2], [1, 2, 3, 4, 5], [3]])
+def test_dropping_rows_moves_only_the_tail_and_matches_a_gather(keep) -> None:
+    import torch
+    from transformers.cache_utils import Cache, DynamicLayer
+
+    from ttscale.backends.kv_cache import GrowingLayer, drop_rows
+
+    torch.manual_seed(0)
+    keys, values = torch.randn(6, 2, 5, 4), torch.randn(6, 2, 5, 4)
+    growing = Cache(layers=[GrowingLayer(16) for _ in range(2)])
+    dynamic = Cache(layers=[DynamicLayer() for _ in range(2)])
+    for cache in (growing, dynamic):
+        for i in range(2):
+            cache.layers[i].update(keys + i, values - i)
+    buffers = [layer._k.data_ptr() for layer in growing.layers]
+
+    order = drop_rows(growing, keep, torch.device("cpu"))
+    assert sorted(order) == keep  # every kept row once, nothing else
+    assert all(order[r] == r for r in range(len(keep)) if r in keep)  # these did not move
+    assert drop_rows(dynamic, keep, torch.device("cpu")) == order
+    for i in range(2):
+        for cache in (growing, dynamic):
+            assert torch.equal(cache.layers[i].keys, (keys + i)[order])
+            assert torch.equal(cache.layers[i].values, (values - i)[order])
+    # the same buffers: only the moved rows were copied
+    assert [layer._k.data_ptr() for layer in growing.layers] == buffers
+    growing.layers[0].update(torch.ones(len(keep), 2, 1, 4), torch.ones(len(keep), 2, 1, 4))
+    assert growing.layers[0].keys.shape == (len(keep), 2, 6, 4)

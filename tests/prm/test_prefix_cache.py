@@ -80,7 +80,7 @@ def test_a_batch_layout_puts_each_prefix_first_and_continues_its_positions():
     cache = PrefixCache(1 << 20)
     cache.insert([1, 2, 3], kv_of([1, 2, 3], layers=1))
     hits = [cache.match([1, 2, 3, 4]), cache.match([5, 6])]
-    lay = batch_past(cache, hits, [[4], [5, 6]], pad_id=0, left=False, device=torch.device("cpu"))
+    lay = batch_past(hits, [[4], [5, 6]], pad_id=0, left=False, device=torch.device("cpu"))
     assert lay.width == 3 and lay.hits == [3, 0]
     assert lay.mask.tolist() == [[1, 1, 1, 1, 0], [0, 0, 0, 1, 1]]
     assert lay.positions.tolist() == [[3, 0], [0, 1]] and lay.ids.tolist() == [[4, 0], [5, 6]]

@@ -4,7 +4,7 @@ Why our own loop rather than ``model.generate``: each sample carries its own tem
 top_p, stop strings and seed. Every sample draws its uniforms from its own seeded stream, so
 a completion does not depend on the batch it ran in: a sharded run reproduces an unsharded
 one. The KV cache is preallocated and written in place (transformers' DynamicCache copies the
-whole cache every step); finished rows are dropped from it in bulk.
+whole cache every step); a finished row leaves it at once, by moving a later row into its place.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ttscale.backends.kv_cache import GrowingLayer
+from ttscale.backends.kv_cache import GrowingLayer, drop_rows
 from ttscale.backends.token_sampling import Window, sample_tokens, stop_cut, uniforms
 from ttscale.loading import loading
 from ttscale.prefix_cache import PrefixCache, batch_past
@@ -48,8 +48,8 @@ class HFGenerator:
         seed: seeds the draws of requests that carry no seed of their own.
         progress: show a progress bar over samples.
         kv_cache: "preallocated" (default): each step writes its keys and values in place and
-            finished rows are dropped in bulk; "dynamic": transformers' DynamicCache, compacted
-            at every finish (the earlier implementation, kept for ``bench/hf_decode.py``).
+            a finished row's place is taken by a later row; "dynamic": transformers'
+            DynamicCache, compacted by a copy of every row at every finish (the earlier implementation, kept for ``bench/hf_decode.py``).
         prefix_cache_mb: keep the keys and values of prompts, and of completions that ended at
             a stop string (a step search's steps, to be continued), up to this many MiB: a
             later prompt computes only its tokens past the longest cached prefix
@@ -94,10 +94,9 @@ class HFGenerator:
         self.model.eval()
         self.batch_size = batch_size
         self.kv_cache = kv_cache
-        # Drop finished rows once they are this share of the batch (dynamic: at every finish).
-        self._compact_at = 0.125 if kv_cache == "preallocated" else 0.0
         self.progress = progress
         self._rng = random.Random(seed)
+        self._tails: dict[tuple[int, ...], str] = {}
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
@@ -239,16 +238,16 @@ class HFGenerator:
                     replace(c, prompt_tokens=computed, cached_tokens=served)  # type: ignore[arg-type]
                     for c, (computed, served) in zip(done, costs)
                 ]
-            # Finished rows ride along (their tokens are ignored) until dropping them is worth
-            # a copy of the cache: every finish would cost as much as a cat of the whole cache.
-            dead = len(rows) - len(keep)
-            if dead and dead >= self._compact_at * len(rows):
-                idx = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(idx)
+            # Finished rows leave at once: the move copies only as many rows as leave
+            # (drop_rows), so waiting for more to finish would save little and cost their
+            # forward passes meanwhile.
+            if len(keep) < len(rows):
+                order = drop_rows(cache, keep, self.device)
+                idx = torch.tensor(order, device=self.device)
                 mask, temps, top_ps, draws = mask[idx], temps[idx], top_ps[idx], draws[idx]
                 step_pos = step_pos[idx]
-                rows = [rows[r] for r in keep]
-                tokens = [tokens[r] for r in keep]
+                rows = [rows[r] for r in order]
+                tokens = [tokens[r] for r in order]
             mask[:, width + t] = 1
             t += 1
             # A finished row can run past its budget: clamp so learned position tables hold.
@@ -302,7 +301,7 @@ class HFGenerator:
         rows = list(first.values())
         hits = [self.prefix.match(batch[r].ids, limit=len(batch[r].ids) - 1) for r in rows]
         new = [batch[r].ids[h.length :] for r, h in zip(rows, hits)]
-        lay = batch_past(self.prefix, hits, new, pad_id=self.pad_id, left=True,
+        lay = batch_past(hits, new, pad_id=self.pad_id, left=True,
                          device=self.device, extra=steps)  # fmt: skip
         width = lay.width + lay.ids.shape[1]
         cache = self._new_cache(width + steps)
@@ -341,12 +340,22 @@ class HFGenerator:
         layers = self.model.config.get_text_config(decoder=True).num_hidden_layers
         return Cache(layers=[GrowingLayer(capacity) for _ in range(layers)])
 
+    def _decode_tail(self, ids: tuple[int, ...]) -> str:
+        """The text of a few tokens, memoised: the same short tails recur across rows and
+        steps, and a decode call costs more than the rest of a token's bookkeeping."""
+        text = self._tails.get(ids)
+        if text is None:
+            if len(self._tails) >= 1 << 16:
+                self._tails.clear()
+            text = self._tails[ids] = self.tokenizer.decode(list(ids))
+        return text
+
     def _finished(self, s: _Sample, new: list[int], budget: int) -> Completion | None:
         if new[-1] in self.eos_ids:
             return Completion(self.tokenizer.decode(new[:-1]), len(new), "eos")
         if s.params.stop:
             # Only the tail can hold a new match: decode a few tokens, not the whole text.
-            tail = self.tokenizer.decode(new[-(max(map(len, s.params.stop)) + 2) :])
+            tail = self._decode_tail(tuple(new[-(max(map(len, s.params.stop)) + 2) :]))
             if stop_cut(tail, s.params.stop) is not None:
                 text = self.tokenizer.decode(new)
                 cut = stop_cut(text, s.params.stop)

@@ -51,8 +51,43 @@ class GrowingLayer(DynamicLayer):
     def get_seq_length(self) -> int:
         return self.length
 
+    def keep_first(self, n: int, dst: torch.Tensor, src: torch.Tensor) -> None:
+        """Keep rows [0, n), after copying rows ``src`` (kept rows past n) into rows ``dst``
+        (dropped rows before n): only the moved rows are copied, and the buffer stays."""
+        if self._k is None or self._v is None:
+            return
+        for buf in (self._k, self._v):
+            if len(dst):
+                buf[dst, :, : self.length] = buf[src, :, : self.length]
+        self._k, self._v = self._k[:n], self._v[:n]
+        self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
+
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         if self._k is not None and self._v is not None:
             self._k = self._copy(self._k, indices, self._k, self.length)
             self._v = self._copy(self._v, indices, self._v, self.length)
             self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
+
+
+def drop_rows(cache, keep: list[int], device: torch.device) -> list[int]:
+    """Drop every row of ``cache`` but ``keep`` (ascending); returns the new row order: row r
+    of the cache now holds old row ``order[r]``.
+
+    Kept rows past the new end fill the dropped rows' places before it, so a
+    :class:`GrowingLayer` copies only those rows. batch_select_indices would copy every kept
+    row. Any other cache layer gets the same order through batch_select_indices.
+    """
+    n, kept = len(keep), set(keep)
+    holes = [r for r in range(n) if r not in kept]
+    movers = [r for r in keep if r >= n]
+    order = list(range(n))
+    for hole, mover in zip(holes, movers):
+        order[hole] = mover
+    if all(isinstance(layer, GrowingLayer) for layer in cache.layers):
+        dst = torch.tensor(holes, dtype=torch.long, device=device)
+        src = torch.tensor(movers, dtype=torch.long, device=device)
+        for layer in cache.layers:
+            layer.keep_first(n, dst, src)
+    else:
+        cache.batch_select_indices(torch.tensor(order, device=device))
+    return order

@@ -328,7 +328,7 @@ class TokenPRM(FromConfig):
         hits = [self.cache.match(row, h.length - a) if a else h
                 for row, h, a in zip(rows, found, again)]  # fmt: skip
         if todo:
-            lay = batch_past(self.cache, [hits[r] for r in todo],
+            lay = batch_past([hits[r] for r in todo],
                              [rows[r][hits[r].length :] for r in todo],
                              pad_id=self.pad_id, left=False, device=self.device)  # fmt: skip
             past = DynamicCache(lay.past) if lay.width else DynamicCache()

@@ -42,16 +42,27 @@ class LikelihoodPRM(TokenPRM):
         self.scale = float(fit.get("scale", 1.0))
         self.bias = float(fit.get("bias", 0.0))
         self.raw = raw
+        self._question_lengths: dict[str, int] = {}
 
     def setup(self, step_tag: str = "ки") -> None:
         self.reference_only("likelihood")
         self.step_tag = step_tag
         self.tag_id = self.token_id(step_tag, "step_tag")
 
+    def _question_tokens(self, question: str) -> int:
+        """Tokens of ``question + " "``; memoised: a search scores one question's answers
+        again at every step."""
+        seen = self._question_lengths
+        if question not in seen:
+            if len(seen) >= 4096:
+                seen.clear()
+            seen[question] = len(self.tokenizer(question + " ", add_special_tokens=False).input_ids)
+        return seen[question]
+
     def encode(self, question: str, steps: Sequence[str]) -> Encoded:
         ids = self.tokenizer(format_input(question, steps, self.step_tag),
                              add_special_tokens=False).input_ids  # fmt: skip
-        start = len(self.tokenizer(question + " ", add_special_tokens=False).input_ids)
+        start = self._question_tokens(question)
         positions = [p for p, t in enumerate(ids) if t == self.tag_id]
         if len(positions) != len(steps) or any(p < start for p in positions):
             raise ValueError(
