@@ -1,10 +1,27 @@
-"""Timing two ways of the same work in one process: a warm-up, alternating runs, medians."""
+"""Timing for the bench scripts: two ways of the same work alternating in one process (a
+warm-up, medians), and the wall time of one command."""
 
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+
+def timed_command(cmd: list[str], cwd: Path) -> float:
+    """Wall seconds of ``cmd`` run to its end, output captured; a failure ends the benchmark
+    with the command's output tails."""
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:4])} ... failed ({done.returncode}):\n"
+                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")  # fmt: skip
+    return seconds
 
 
 def replay_both(

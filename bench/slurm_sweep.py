@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from alternate import timed_command  # bench/ is the script's folder: on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,12 +47,7 @@ def timed_sweep(out: Path, *overrides: str) -> float:
     """Run ``run.py -m`` with results and logs under ``out``; its wall time in seconds."""
     cmd = [sys.executable, "run.py", "-m", f"storage.results_dir={out / 'results'}",
            f"paths.log_dir={out / 'logs'}", "progress=false", *overrides]  # fmt: skip
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return wall
+    return timed_command(cmd, ROOT)
 
 
 def merged_completions(out: Path) -> dict[str, list[str]]:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from alternate import timed_command  # bench/ is the script's folder: on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ["dataset.num_samples=2", "n=4", "threads=2", "progress=false"]
@@ -61,12 +61,7 @@ def timed(cmd: list[str], scratch: Path) -> float:
     out = Path(tempfile.mkdtemp(dir=scratch))
     full = [*cmd, f"storage.results_dir={out}", f"hydra.run.dir={out}/h"] if OVERRIDES[0] in cmd \
         else cmd  # fmt: skip
-    t0 = time.perf_counter()
-    done = subprocess.run(full, cwd=ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:2])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds
+    return timed_command(full, ROOT)
 
 
 def main() -> None:
