@@ -49,7 +49,8 @@ class HFGenerator:
         progress: show a progress bar over samples.
         kv_cache: "preallocated" (default): each step writes its keys and values in place and
             a finished row's place is taken by a later row; "dynamic": transformers'
-            DynamicCache, compacted by a copy of every row at every finish (the earlier implementation, kept for ``bench/hf_decode.py``).
+            DynamicCache, compacted by a copy of every row at every finish (the earlier
+            implementation, kept for ``bench/hf_decode.py``).
         prefix_cache_mb: keep the keys and values of prompts, and of completions that ended at
             a stop string (a step search's steps, to be continued), up to this many MiB: a
             later prompt computes only its tokens past the longest cached prefix
