@@ -15,8 +15,10 @@ positions continue from its own prefix.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -198,6 +200,24 @@ class PrefixCache:
             else:
                 out.append(node)
         return out
+
+
+def past_keyword(model: Any) -> str:
+    """The forward argument that takes the keys and values of earlier tokens.
+
+    transformers 5 renamed ``past_key_values`` to ``cache``; the old name still works there,
+    with a deprecation warning, until it goes. Models of older releases and remote code keep
+    the old name. A head that hands ``**kwargs`` on to its base model (ttscale's Qwen and
+    Skywork PRM heads) takes that model's name.
+    """
+    params = inspect.signature(model.forward).parameters
+    for name in ("cache", "past_key_values"):
+        if name in params:
+            return name
+    inner = getattr(model, "model", None)
+    if isinstance(inner, torch.nn.Module) and inner is not model:
+        return past_keyword(inner)
+    return "past_key_values"
 
 
 def common_length(a: Sequence[int], b: Sequence[int], start: int = 0) -> int:

@@ -7,12 +7,15 @@ reads every input whole (float tolerance: a different but equivalent order of ad
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
+from transformers import LlamaModel
 
 from tests.learn.conftest import tiny_model
 from tests.prm import tiny
-from ttscale.prefix_cache import PrefixCache, batch_past
+from ttscale.prefix_cache import PrefixCache, batch_past, past_keyword
 from ttscale.prm.likelihood import LikelihoodPRM
 from ttscale.prm.math_shepherd import MathShepherdPRM
 from ttscale.prm.qwen_math import QwenMathPRM
@@ -134,6 +137,8 @@ def test_incremental_scores_equal_a_full_rescore_for_every_family(family, tmp_pa
         folder = build(tmp_path / family)
     whole = cls(folder, batch_size=3, device="cpu", dtype="float32")
     incremental = cls(folder, batch_size=3, device="cpu", dtype="float32", prefix_cache_mb=64)
+    if "cache" in inspect.signature(LlamaModel.forward).parameters:  # not the deprecated name
+        assert incremental._past_kw == "cache"
     served = 0
     for questions, items in search_calls():
         a, b = whole.score(questions, items), incremental.score(questions, items)
@@ -159,3 +164,25 @@ def assert_accounted(cls, out, whole: list[int]) -> None:
     """Computed plus served is every token, plus the tokens a family had to read again."""
     again = [c + h - n for c, h, n in zip(out.num_tokens, out.cached_tokens, whole)]
     assert all(0 <= x <= (3 if cls.reads_previous else 0) for x in again), again
+
+
+def test_the_past_goes_by_the_name_the_model_takes():
+    class Old(torch.nn.Module):
+        def forward(self, input_ids, past_key_values=None): ...
+
+    class New(torch.nn.Module):
+        def forward(self, input_ids, cache=None): ...
+
+    class Head(torch.nn.Module):  # a PRM head handing **forward on to its base model
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = inner
+
+        def forward(self, input_ids, **forward): ...
+
+    assert [past_keyword(m) for m in (Old(), New(), Head(Old()), Head(New()))] == [
+        "past_key_values",
+        "cache",
+        "past_key_values",
+        "cache",
+    ]

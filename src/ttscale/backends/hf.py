@@ -21,7 +21,7 @@ import torch
 from ttscale.backends.kv_cache import GrowingLayer, drop_rows
 from ttscale.backends.token_sampling import Window, sample_tokens, stop_cut, uniforms
 from ttscale.loading import loading
-from ttscale.prefix_cache import PrefixCache, batch_past
+from ttscale.prefix_cache import PrefixCache, batch_past, past_keyword
 from ttscale.prompts import render_chat
 from ttscale.types import Completion, SamplingParams, derive_seed
 
@@ -103,9 +103,8 @@ class HFGenerator:
         if self.pad_id is None:
             self.pad_id = next(iter(self.eos_ids))
         self.max_positions = getattr(self.model.config, "max_position_embeddings", 1 << 30)
-        # transformers 5 renamed past_key_values to cache; support both.
+        self._cache_kw = past_keyword(self.model)
         params = inspect.signature(self.model.forward).parameters
-        self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
     @classmethod

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ttscale.prefix_cache import PrefixCache, batch_past, common_length
+from ttscale.prefix_cache import PrefixCache, batch_past, common_length, past_keyword
 from ttscale.prm import FromConfig
 from ttscale.prompts import split_steps
 from ttscale.types import PRMOutput
@@ -78,6 +78,7 @@ class TokenPRM(FromConfig):
         self.dedupe = dedupe
         self.cache = PrefixCache(prefix_cache_mb << 20) if prefix_cache_mb else None
         self.model = self.load_model(model_path, self.dtype)
+        self._past_kw = past_keyword(self.model)
         self.model.to(self.device).eval()
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
@@ -333,7 +334,7 @@ class TokenPRM(FromConfig):
                              pad_id=self.pad_id, left=False, device=self.device)  # fmt: skip
             past = DynamicCache(lay.past) if lay.width else DynamicCache()
             values = self.read(lay.ids, lay.mask, position_ids=lay.positions,
-                               past_key_values=past, use_cache=True).float()  # fmt: skip
+                               use_cache=True, **{self._past_kw: past}).float()  # fmt: skip
             for k, r in enumerate(todo):
                 hit, n = hits[r].length, len(rows[r]) - hits[r].length
                 cols = slice(lay.width, lay.width + n)  # the row's new tokens; its prefix is cached
