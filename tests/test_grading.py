@@ -319,3 +319,18 @@ def test_spaces_between_digits_are_not_normalised_away(grader: Grader) -> None:
 def test_the_fast_path_only_merges_what_math_verify_accepts(grader: Grader, a, b) -> None:
     assert normalize_answer(a) == normalize_answer(b)
     assert grader._pool.run([("e", a, b)], grader.stats) == [True]  # math-verify itself
+
+
+def test_a_pool_closed_during_its_background_start_leaves_no_worker() -> None:
+    """close() waits for a background start, then stops what it started: no worker may come
+    up after the run has ended (it would write a BrokenPipe traceback to a closed parent)."""
+    import multiprocessing
+    import threading
+
+    before = set(multiprocessing.active_children())  # other tests' graders
+    g = Grader(num_workers=2)
+    g.start(background=True)
+    g.close()  # at once, as a run that fails right after starting its pool
+    assert not any(t.name == "grader-start" for t in threading.enumerate())
+    assert g._pool.workers == []
+    assert set(multiprocessing.active_children()) <= before

@@ -216,14 +216,20 @@ class _Pool:
     def start(self) -> None:
         """Start any missing workers (after a background start has finished)."""
         self._join_starting()
+        self._fill()
+
+    def _fill(self) -> None:
         while len(self.workers) < self.num_workers:
             self.workers.append(self._spawn())
 
     def start_soon(self) -> None:
         """Start the workers in a background thread: the fork server's import of math-verify
-        (about a second) overlaps whatever the caller does next. Any use joins it first."""
+        (about a second) overlaps whatever the caller does next. Any use joins it first,
+        :meth:`close` too, so no worker can start after the pool was closed."""
         if self._starting is None and len(self.workers) < self.num_workers:
-            self._starting = threading.Thread(target=self.start, name="grader-start", daemon=True)
+            # The thread runs _fill, not start: start would clear _starting and close() would
+            # then stop the workers before they exist.
+            self._starting = threading.Thread(target=self._fill, name="grader-start", daemon=True)
             self._starting.start()
 
     def _join_starting(self) -> None:
