@@ -234,7 +234,7 @@ class _Pool:
 
     def _join_starting(self) -> None:
         thread, self._starting = self._starting, None
-        if thread is not None and thread is not threading.current_thread():
+        if thread is not None:  # never the start thread itself: it runs _fill only
             thread.join()
 
     def close(self) -> None:
